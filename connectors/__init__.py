@@ -1,0 +1,1 @@
+"""Platform connectors and export importers: platform data in, ``Post``/``Mention`` records out."""

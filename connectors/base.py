@@ -1,0 +1,145 @@
+"""The contract every connector and importer speaks.
+
+A connector turns one platform's data into ``Post`` records (the user's own posts and reposts) and
+``Mention`` records (other people's posts that address the user). Fetching, normalising and saving
+are separate steps: the ``normalise_*`` functions of each module are pure functions from the
+platform's JSON to records, and saving is the store's job, never a connector's.
+
+Connectors are found through the ``engage.connectors`` entry-point group, so a new platform is one
+new module plus one line in ``pyproject.toml``. Each connector takes its SDK client as a
+constructor argument so tests can hand it a client pointed at a local fake server.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Literal
+
+PostKind = Literal["post", "reply", "repost", "quote"]
+POST_KINDS: tuple[str, ...] = ("post", "reply", "repost", "quote")
+MentionKind = Literal["mention", "reply", "quote"]
+MENTION_KINDS: tuple[str, ...] = ("mention", "reply", "quote")
+PLATFORMS: tuple[str, ...] = ("mastodon", "bluesky", "x")
+
+
+def utc(dt: datetime) -> datetime:
+    """Aware UTC ``datetime``; a naive one is taken to be UTC already."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class Post:
+    """One post the user made or reposted. Keyed by ``(platform, post_id)``; ids are text."""
+
+    platform: str
+    account: str
+    post_id: str
+    created_at: datetime
+    text: str = ""
+    kind: str = "post"
+    url: str | None = None
+    reply_to_post: str | None = None
+    reply_to_user: str | None = None
+    quoted_post: str | None = None
+    reposted_post: str | None = None
+    thread_root: str | None = None
+    urls: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    client: str | None = None
+    lang: str | None = None
+    raw: Mapping[str, Any] | None = None
+    source: str = "api"
+    fetched_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in POST_KINDS:
+            raise ValueError(f"unknown post kind {self.kind!r}")
+        self.created_at = utc(self.created_at)
+        if self.fetched_at is not None:
+            self.fetched_at = utc(self.fetched_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Mention:
+    """Someone else's post that addresses the user: a mention, a reply to them, or a quote."""
+
+    platform: str
+    account: str  # the user's handle it addresses
+    mention_id: str
+    author: str  # who wrote it (handle)
+    created_at: datetime
+    text: str = ""
+    kind: str = "mention"
+    url: str | None = None
+    reply_to_post: str | None = None  # the user's post it replies to, if any
+    thread_root: str | None = None
+    raw: Mapping[str, Any] | None = None
+    source: str = "api"
+    fetched_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MENTION_KINDS:
+            raise ValueError(f"unknown mention kind {self.kind!r}")
+        self.created_at = utc(self.created_at)
+        if self.fetched_at is not None:
+            self.fetched_at = utc(self.fetched_at)
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a fetch. The store commits ``posts`` and ``mentions`` and only then moves the
+    stream's cursor to ``cursor``, so a crash can never leave a gap."""
+
+    stream: str  # "posts" or "mentions"
+    posts: list[Post] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    cursor: dict[str, Any] | None = None
+    reads: int = 0  # items read from the platform for this page (X bills per read)
+    note: str | None = None  # something the user should be told once (a platform limit)
+
+
+@dataclass(slots=True)
+class AccountInfo:
+    """What engage knows about a configured account (no secrets here)."""
+
+    name: str
+    platform: str
+    handle: str
+    user_id: str | None = None
+    base_url: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """Fetches one account's own posts and the posts that mention it, page by page."""
+
+    platform: ClassVar[str]
+    #: streams this connector fetches, in order
+    streams: ClassVar[tuple[str, ...]] = ("posts", "mentions")
+
+    @abc.abstractmethod
+    def fetch(
+        self, stream: str, cursor: dict[str, Any] | None, since: datetime | None = None
+    ) -> Iterator[Page]:
+        """Yield pages of ``stream`` starting after ``cursor`` (None: the first fetch, going back
+        as far as the platform allows, or to ``since``). Each page carries the cursor to store
+        once the page is committed."""
+
+
+def discover_connectors() -> dict[str, type[Connector]]:
+    """Connector classes registered in the ``engage.connectors`` entry-point group, by name."""
+    found: dict[str, type[Connector]] = {}
+    for ep in entry_points(group="engage.connectors"):
+        cls = ep.load()
+        if isinstance(cls, type) and issubclass(cls, Connector):
+            found[ep.name] = cls
+    return found

@@ -1,0 +1,67 @@
+"""The command line: a thin layer that parses options, calls one library function and renders
+its result. Each command lives in its own ``cmd_*.py`` module and is registered below."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from engage import __version__
+from engage.cli._common import AppContext, run_guarded
+from engage.errors import EngageError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# Command modules, in the order `engage --help` lists them. A command is added here only once it
+# works.
+COMMAND_MODULES: tuple[str, ...] = (
+    "engage.cli.cmd_demo",
+    "engage.cli.cmd_export",
+    "engage.cli.cmd_doctor",
+)
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # registration order, not alphabetical
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="engage")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    envvar="ENGAGE_DB",
+    help="Database file (default: <ENGAGE_HOME>/engage.duckdb; env ENGAGE_DB).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, verbose: int) -> None:
+    """engage: see what you really post, and get back to two or three real conversations a day.
+
+    Start with 'engage demo' to see it on sample data.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="engage: %(levelname)s %(name)s: %(message)s")
+    ctx.obj = AppContext(db_override=db)
+
+
+for _name in COMMAND_MODULES:
+    _module = importlib.import_module(_name)
+    cli.add_command(_module.command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; an ``EngageError`` becomes one line on stderr and its exit code."""
+    return run_guarded(lambda: cli.main(args=argv, prog_name="engage", standalone_mode=False))
+
+
+__all__ = ["EngageError", "cli", "main"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1101 @@
+"""The one module that speaks SQL: the DuckDB schema, its numbered migrations, upserts and queries.
+
+Times are stored as naive ``TIMESTAMP`` values in UTC and handed out as aware UTC ``datetime``.
+DuckDB lets one process write a database file at a time, so every command opens the store for as
+short a time as it can; a writer that finds the file locked waits up to ``lock_timeout`` seconds
+and then gives up with a ``DatabaseBusyError`` (exit 3) that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from connectors.base import AccountInfo, Mention, Post
+from engage.errors import DatabaseBusyError, StoreError, UsageError
+
+log = logging.getLogger(__name__)
+
+LABELS: tuple[str, ...] = ("auto_promo", "share", "ask", "answer", "comment")
+GENUINE_LABELS: tuple[str, ...] = ("ask", "answer", "comment")
+
+# ---------------------------------------------------------------------------------------------
+# Schema. Append new migrations; never edit one that has shipped.
+# ---------------------------------------------------------------------------------------------
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "posts, mentions, labels, corrections, accounts, cursors",
+        """
+        CREATE TABLE accounts (
+            name        TEXT PRIMARY KEY,
+            platform    TEXT NOT NULL,
+            handle      TEXT NOT NULL,
+            user_id     TEXT,
+            base_url    TEXT,
+            settings    JSON,
+            created_at  TIMESTAMP NOT NULL
+        );
+        CREATE TABLE posts (
+            platform       TEXT NOT NULL,
+            post_id        TEXT NOT NULL,
+            account        TEXT NOT NULL,
+            url            TEXT,
+            created_at     TIMESTAMP NOT NULL,
+            text           TEXT NOT NULL,
+            kind           TEXT NOT NULL,
+            reply_to_post  TEXT,
+            reply_to_user  TEXT,
+            quoted_post    TEXT,
+            reposted_post  TEXT,
+            thread_root    TEXT,
+            urls           TEXT[] NOT NULL,
+            mentions       TEXT[] NOT NULL,
+            client         TEXT,
+            lang           TEXT,
+            raw            JSON,
+            source         TEXT NOT NULL,
+            fetched_at     TIMESTAMP,
+            PRIMARY KEY (platform, post_id)
+        );
+        CREATE TABLE mentions (
+            platform       TEXT NOT NULL,
+            mention_id     TEXT NOT NULL,
+            account        TEXT NOT NULL,
+            author         TEXT NOT NULL,
+            created_at     TIMESTAMP NOT NULL,
+            text           TEXT NOT NULL,
+            kind           TEXT NOT NULL,
+            url            TEXT,
+            reply_to_post  TEXT,
+            thread_root    TEXT,
+            raw            JSON,
+            source         TEXT NOT NULL,
+            fetched_at     TIMESTAMP,
+            PRIMARY KEY (platform, mention_id)
+        );
+        CREATE TABLE labels (
+            platform       TEXT NOT NULL,
+            post_id        TEXT NOT NULL,
+            label          TEXT NOT NULL,
+            confidence     DOUBLE NOT NULL,
+            reason         TEXT NOT NULL,
+            model_version  TEXT NOT NULL,
+            labelled_at    TIMESTAMP NOT NULL,
+            PRIMARY KEY (platform, post_id)
+        );
+        CREATE TABLE corrections (
+            platform       TEXT NOT NULL,
+            post_id        TEXT NOT NULL,
+            label          TEXT NOT NULL,
+            corrected_at   TIMESTAMP NOT NULL,
+            PRIMARY KEY (platform, post_id)
+        );
+        CREATE TABLE sync_cursors (
+            account     TEXT NOT NULL,
+            stream      TEXT NOT NULL,
+            cursor      JSON NOT NULL,
+            updated_at  TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, stream)
+        );
+        CREATE TABLE import_progress (
+            import_key   TEXT PRIMARY KEY,
+            path         TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            items_done   BIGINT NOT NULL,
+            finished     BOOLEAN NOT NULL,
+            updated_at   TIMESTAMP NOT NULL
+        );
+        CREATE TABLE meta (
+            key    TEXT PRIMARY KEY,
+            value  TEXT NOT NULL
+        );
+        CREATE VIEW post_labels AS
+        SELECT p.platform, p.post_id,
+               COALESCE(c.label, l.label)          AS label,
+               CASE WHEN c.label IS NOT NULL THEN 1.0 ELSE l.confidence END AS confidence,
+               l.reason                             AS reason,
+               c.label IS NOT NULL                  AS corrected,
+               l.label                              AS model_label,
+               l.model_version                      AS model_version
+        FROM posts p
+        LEFT JOIN labels l USING (platform, post_id)
+        LEFT JOIN corrections c USING (platform, post_id);
+        """,
+    ),
+]
+
+LATEST_SCHEMA = MIGRATIONS[-1][0]
+
+POST_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "post_id",
+    "account",
+    "url",
+    "created_at",
+    "text",
+    "kind",
+    "reply_to_post",
+    "reply_to_user",
+    "quoted_post",
+    "reposted_post",
+    "thread_root",
+    "urls",
+    "mentions",
+    "client",
+    "lang",
+    "raw",
+    "source",
+    "fetched_at",
+)
+MENTION_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "mention_id",
+    "account",
+    "author",
+    "created_at",
+    "text",
+    "kind",
+    "url",
+    "reply_to_post",
+    "thread_root",
+    "raw",
+    "source",
+    "fetched_at",
+)
+
+_TS = pa.timestamp("us")
+_POST_SCHEMA = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("post_id", pa.string()),
+        ("account", pa.string()),
+        ("url", pa.string()),
+        ("created_at", _TS),
+        ("text", pa.string()),
+        ("kind", pa.string()),
+        ("reply_to_post", pa.string()),
+        ("reply_to_user", pa.string()),
+        ("quoted_post", pa.string()),
+        ("reposted_post", pa.string()),
+        ("thread_root", pa.string()),
+        ("urls", pa.list_(pa.string())),
+        ("mentions", pa.list_(pa.string())),
+        ("client", pa.string()),
+        ("lang", pa.string()),
+        ("raw", pa.string()),
+        ("source", pa.string()),
+        ("fetched_at", _TS),
+    ]
+)
+_MENTION_SCHEMA = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("mention_id", pa.string()),
+        ("account", pa.string()),
+        ("author", pa.string()),
+        ("created_at", _TS),
+        ("text", pa.string()),
+        ("kind", pa.string()),
+        ("url", pa.string()),
+        ("reply_to_post", pa.string()),
+        ("thread_root", pa.string()),
+        ("raw", pa.string()),
+        ("source", pa.string()),
+        ("fetched_at", _TS),
+    ]
+)
+
+# Content columns: a difference in one of these makes an upsert count as "updated". The merge
+# never lets a missing value (None, empty list) from a poorer source erase a known one: an X API
+# fetch, which has no posting app, must not wipe the app an archive import recorded.
+_POST_MERGE = {
+    "account": "i.account",
+    "url": "COALESCE(i.url, p.url)",
+    "created_at": "i.created_at",
+    "text": "CASE WHEN i.text <> '' THEN i.text ELSE p.text END",
+    "kind": "i.kind",
+    "reply_to_post": "COALESCE(i.reply_to_post, p.reply_to_post)",
+    "reply_to_user": "COALESCE(i.reply_to_user, p.reply_to_user)",
+    "quoted_post": "COALESCE(i.quoted_post, p.quoted_post)",
+    "reposted_post": "COALESCE(i.reposted_post, p.reposted_post)",
+    "thread_root": "COALESCE(i.thread_root, p.thread_root)",
+    "urls": "CASE WHEN len(i.urls) > 0 THEN i.urls ELSE p.urls END",
+    "mentions": "CASE WHEN len(i.mentions) > 0 THEN i.mentions ELSE p.mentions END",
+    "client": "COALESCE(i.client, p.client)",
+    "lang": "COALESCE(i.lang, p.lang)",
+}
+_MENTION_MERGE = {
+    "account": "i.account",
+    "author": "i.author",
+    "created_at": "i.created_at",
+    "text": "CASE WHEN i.text <> '' THEN i.text ELSE p.text END",
+    "kind": "i.kind",
+    "url": "COALESCE(i.url, p.url)",
+    "reply_to_post": "COALESCE(i.reply_to_post, p.reply_to_post)",
+    "thread_root": "COALESCE(i.thread_root, p.thread_root)",
+}
+# Metadata columns: refreshed whenever content changes, never counted as a change on their own.
+_POST_META = {
+    "raw": "COALESCE(i.raw, p.raw)",
+    "source": "i.source",
+    "fetched_at": "COALESCE(i.fetched_at, p.fetched_at)",
+}
+_MENTION_META = _POST_META
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    platform: str
+    post_id: str
+    label: str
+    confidence: float
+    reason: str
+    model_version: str
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post as the CLI and reports show it: the record plus its effective label."""
+
+    post: Post
+    label: str | None
+    confidence: float | None
+    reason: str | None
+    corrected: bool
+    model_label: str | None
+
+
+def _first(result: duckdb.DuckDBPyConnection) -> Any:
+    """The first row of a result, reading it to the end: DuckDB refuses new work on a connection
+    whose last result was not finished."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
+def _naive_utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else dt.replace(tzinfo=UTC)
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_LOCK_RE = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
+_PID_RE = re.compile(r"\(PID (\d+)\)")
+
+ChangeListener = Callable[["Store"], None]
+_change_listeners: list[ChangeListener] = []
+
+
+def on_change(listener: ChangeListener) -> ChangeListener:
+    """Register ``listener(store)`` to run when a store that wrote something is closed (the
+    shell-prompt cache is refreshed this way). Listener errors are logged, never raised."""
+    if listener not in _change_listeners:
+        _change_listeners.append(listener)
+    return listener
+
+
+def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + max(0.0, lock_timeout)
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _LOCK_RE.search(str(exc)):
+                raise StoreError(f"cannot open database {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                pid = _PID_RE.search(str(exc))
+                holder = f" (PID {pid.group(1)})" if pid else ""
+                raise DatabaseBusyError(
+                    f"database {path} is in use by another engage process{holder}; waited "
+                    f"{lock_timeout:g} s. Try again when it finishes, or raise "
+                    "database.lock_timeout_seconds in your config"
+                ) from None
+            log.info("database %s is busy; waiting for the other process", path)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot open database {path}: {exc}; is it a DuckDB file made by engage?"
+            ) from None
+
+
+def contextmanager_method(fn: Callable[..., Iterator[None]]) -> Callable[..., Any]:
+    """``contextlib.contextmanager`` for ``Store`` methods that also tracks nesting, so an
+    upsert inside ``transaction()`` joins the outer transaction instead of opening its own."""
+    from contextlib import contextmanager
+
+    cm = contextmanager(fn)
+
+    @contextmanager
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Iterator[None]:
+        depth = getattr(self, "_tx_depth", 0)
+        if depth:
+            self._tx_depth = depth + 1  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                self._tx_depth = depth  # type: ignore[attr-defined]
+            return
+        self._tx_depth = 1  # type: ignore[attr-defined]
+        try:
+            with cm(self, *args, **kwargs):
+                yield
+        finally:
+            self._tx_depth = 0  # type: ignore[attr-defined]
+
+    return wrapper
+
+
+class Store:
+    """An open engage database. Use as a context manager; close as soon as the work is done."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self.path = path
+        self.read_only = read_only
+        self.changed = False
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError(f"database {self.path} is closed")
+        return self._con
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._con is None:
+            return
+        changed = self.changed
+        self._con.close()
+        self._con = None
+        if changed:
+            for listener in list(_change_listeners):
+                try:
+                    listener(self)
+                except Exception:  # a cache refresh must never break the command
+                    log.warning("change listener %r failed", listener, exc_info=True)
+
+    def schema_version(self) -> int:
+        try:
+            row = _first(self.con.execute("SELECT max(version) FROM schema_migrations"))
+        except duckdb.CatalogException:
+            return 0
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def applied_migrations(self) -> list[tuple[int, str, datetime]]:
+        rows = self.con.execute(
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+        ).fetchall()
+        return [(int(v), str(n), _aware(a) or a) for v, n, a in rows]
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction, and record them."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        current = self.schema_version()
+        if current > LATEST_SCHEMA:
+            raise StoreError(
+                f"database {self.path} has schema version {current}, newer than this engage "
+                f"knows ({LATEST_SCHEMA}); upgrade engage"
+            )
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
+                )
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            applied.append(version)
+            self.changed = True
+        return applied
+
+    @contextmanager_method
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: the block's writes are committed together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+        self.changed = True
+
+    # -- upserts ---------------------------------------------------------------------------
+
+    def upsert_posts(self, posts: Sequence[Post]) -> UpsertResult:
+        """Insert new posts and update changed ones, keyed by ``(platform, post_id)``. Running it
+        twice with the same posts leaves the same rows and reports them unchanged."""
+        if not posts:
+            return UpsertResult()
+        table = posts_to_arrow(posts)
+        return self._upsert(table, "posts", ("platform", "post_id"), _POST_MERGE, _POST_META)
+
+    def upsert_mentions(self, mentions: Sequence[Mention]) -> UpsertResult:
+        if not mentions:
+            return UpsertResult()
+        table = mentions_to_arrow(mentions)
+        return self._upsert(
+            table, "mentions", ("platform", "mention_id"), _MENTION_MERGE, _MENTION_META
+        )
+
+    def _upsert(
+        self,
+        table: pa.Table,
+        target: str,
+        key: tuple[str, ...],
+        merge: dict[str, str],
+        meta: dict[str, str],
+    ) -> UpsertResult:
+        con = self.con
+        view = f"incoming_{target}"
+        con.register(view, table)
+        try:
+            own_tx = not self._in_transaction()
+            if own_tx:
+                con.execute("BEGIN TRANSACTION")
+            try:
+                using = ", ".join(key)
+                on = " AND ".join(f"p.{k} = i.{k}" for k in key)
+                changed_pred = " OR ".join(f"p.{c} IS DISTINCT FROM {e}" for c, e in merge.items())
+                # rows of this batch that already exist and would change
+                key_cols = ", ".join("i." + k for k in key)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {key_cols} "
+                    f"FROM {view} i JOIN {target} p ON {on} WHERE {changed_pred}"
+                )
+                n_changed = _first(con.execute("SELECT count(*) FROM _changed"))[0]
+                n_existing = _first(
+                    con.execute(
+                        f"SELECT count(*) FROM {view} i SEMI JOIN {target} p USING ({using})"
+                    )
+                )[0]
+                cols = ", ".join(c for c in table.column_names)
+                select_cols = ", ".join(
+                    "i.raw::JSON" if c == "raw" else f"i.{c}" for c in table.column_names
+                )
+                n_new = _first(
+                    con.execute(
+                        f"INSERT INTO {target} ({cols}) SELECT {select_cols} FROM {view} i "
+                        f"ANTI JOIN {target} p USING ({using})"
+                    )
+                )[0]
+                if n_changed:
+                    sets = ", ".join(f"{c} = {e}" for c, e in {**merge, **meta}.items())
+                    sets = sets.replace("i.raw", "i.raw::JSON")
+                    con.execute(
+                        f"UPDATE {target} AS p SET {sets} FROM {view} i SEMI JOIN _changed c "
+                        f"USING ({using}) WHERE {on}"
+                    )
+                con.execute("DROP TABLE IF EXISTS _changed")
+                if own_tx:
+                    con.execute("COMMIT")
+            except BaseException:
+                if own_tx:
+                    con.execute("ROLLBACK")
+                raise
+        finally:
+            con.unregister(view)
+        self.changed = self.changed or bool(n_new or n_changed)
+        return UpsertResult(
+            new=int(n_new), updated=int(n_changed), unchanged=int(n_existing - n_changed)
+        )
+
+    def _in_transaction(self) -> bool:
+        return bool(getattr(self, "_tx_depth", 0))
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(self, account: AccountInfo) -> None:
+        existing = self.get_account(account.name)
+        if existing is not None:
+            raise UsageError(
+                f"an account named {account.name!r} exists already; pick another --name or "
+                f"remove it with 'engage account remove {account.name}'"
+            )
+        self.con.execute(
+            "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                account.name,
+                account.platform,
+                account.handle,
+                account.user_id,
+                account.base_url,
+                json.dumps(account.settings),
+                _now(),
+            ],
+        )
+        self.changed = True
+
+    def update_account(self, account: AccountInfo) -> None:
+        self.con.execute(
+            "UPDATE accounts SET platform = ?, handle = ?, user_id = ?, base_url = ?, "
+            "settings = ? WHERE name = ?",
+            [
+                account.platform,
+                account.handle,
+                account.user_id,
+                account.base_url,
+                json.dumps(account.settings),
+                account.name,
+            ],
+        )
+        self.changed = True
+
+    def get_account(self, name: str) -> AccountInfo | None:
+        row = _first(
+            self.con.execute(
+                "SELECT name, platform, handle, user_id, base_url, settings FROM accounts "
+                "WHERE name = ?",
+                [name],
+            )
+        )
+        return _account_from_row(row) if row else None
+
+    def list_accounts(self) -> list[AccountInfo]:
+        rows = self.con.execute(
+            "SELECT name, platform, handle, user_id, base_url, settings FROM accounts "
+            "ORDER BY platform, name"
+        ).fetchall()
+        return [_account_from_row(r) for r in rows]
+
+    def remove_account(self, name: str) -> bool:
+        """Forget an account and its cursors. Its posts stay (they are the user's history)."""
+        with self.transaction():
+            n = self.con.execute(
+                "DELETE FROM accounts WHERE name = ? RETURNING name", [name]
+            ).fetchall()
+            self.con.execute("DELETE FROM sync_cursors WHERE account = ?", [name])
+        return bool(n)
+
+    # -- cursors and progress --------------------------------------------------------------
+
+    def get_cursor(self, account: str, stream: str) -> dict[str, Any] | None:
+        row = _first(
+            self.con.execute(
+                "SELECT cursor FROM sync_cursors WHERE account = ? AND stream = ?",
+                [account, stream],
+            )
+        )
+        return json.loads(row[0]) if row else None
+
+    def set_cursor(self, account: str, stream: str, cursor: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO sync_cursors VALUES (?, ?, ?, ?)",
+            [account, stream, json.dumps(cursor), _now()],
+        )
+        self.changed = True
+
+    def commit_page(
+        self,
+        account: str,
+        stream: str,
+        posts: Sequence[Post],
+        mentions: Sequence[Mention],
+        cursor: dict[str, Any] | None,
+    ) -> UpsertResult:
+        """Save one fetched page and move its cursor in the same transaction: the cursor can never
+        run ahead of what is stored, so an interrupted fetch leaves no gap."""
+        with self.transaction():
+            result = self.upsert_posts(posts)
+            result = result + self.upsert_mentions(mentions)
+            if cursor is not None:
+                self.set_cursor(account, stream, cursor)
+        return result
+
+    def get_import_progress(self, import_key: str) -> tuple[int, bool] | None:
+        row = _first(
+            self.con.execute(
+                "SELECT items_done, finished FROM import_progress WHERE import_key = ?",
+                [import_key],
+            )
+        )
+        return (int(row[0]), bool(row[1])) if row else None
+
+    def set_import_progress(
+        self, import_key: str, path: str, kind: str, items_done: int, finished: bool
+    ) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO import_progress VALUES (?, ?, ?, ?, ?, ?)",
+            [import_key, path, kind, items_done, finished, _now()],
+        )
+        self.changed = True
+
+    def commit_import_batch(
+        self,
+        import_key: str,
+        path: str,
+        kind: str,
+        posts: Sequence[Post],
+        mentions: Sequence[Mention],
+        items_done: int,
+        finished: bool,
+    ) -> UpsertResult:
+        """One batch of an import with its progress, in one transaction."""
+        with self.transaction():
+            result = self.upsert_posts(posts) + self.upsert_mentions(mentions)
+            self.set_import_progress(import_key, path, kind, items_done, finished)
+        return result
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def save_labels(self, rows: Sequence[LabelRow]) -> int:
+        """Store model output. Corrections live in their own table and are never touched."""
+        if not rows:
+            return 0
+        for r in rows:
+            if r.label not in LABELS:
+                raise ValueError(f"unknown label {r.label!r}")
+        now = _now()
+        table = pa.table(
+            {
+                "platform": [r.platform for r in rows],
+                "post_id": [r.post_id for r in rows],
+                "label": [r.label for r in rows],
+                "confidence": pa.array([float(r.confidence) for r in rows], pa.float64()),
+                "reason": [r.reason for r in rows],
+                "model_version": [r.model_version for r in rows],
+                "labelled_at": pa.array([now] * len(rows), _TS),
+            }
+        )
+        self.con.register("incoming_labels", table)
+        try:
+            with self.transaction():
+                self.con.execute("INSERT OR REPLACE INTO labels SELECT * FROM incoming_labels")
+        finally:
+            self.con.unregister("incoming_labels")
+        self.changed = True
+        return len(rows)
+
+    def set_correction(self, platform: str, post_id: str, label: str) -> None:
+        if label not in LABELS:
+            raise UsageError(f"unknown label {label!r}; use one of: {', '.join(LABELS)}")
+        self.con.execute(
+            "INSERT OR REPLACE INTO corrections VALUES (?, ?, ?, ?)",
+            [platform, post_id, label, _now()],
+        )
+        self.changed = True
+
+    def clear_correction(self, platform: str, post_id: str) -> bool:
+        n = self.con.execute(
+            "DELETE FROM corrections WHERE platform = ? AND post_id = ? RETURNING post_id",
+            [platform, post_id],
+        ).fetchall()
+        self.changed = self.changed or bool(n)
+        return bool(n)
+
+    def corrections(self) -> list[tuple[Post, str]]:
+        """Every corrected post with the label the user gave it."""
+        rows = self.con.execute(
+            f"SELECT {_post_select('p')}, c.label FROM corrections c "
+            "JOIN posts p USING (platform, post_id) ORDER BY c.corrected_at"
+        ).fetchall()
+        return [(_post_from_row(r[:-1]), str(r[-1])) for r in rows]
+
+    def find_posts_by_id(self, post_id: str) -> list[Post]:
+        """Posts whose id is ``post_id`` (on any platform), or whose URL is it."""
+        rows = self.con.execute(
+            f"SELECT {_post_select('p')} FROM posts p WHERE p.post_id = ? OR p.url = ?",
+            [post_id, post_id],
+        ).fetchall()
+        return [_post_from_row(r) for r in rows]
+
+    def labelled_model_versions(self) -> dict[str, int]:
+        rows = self.con.execute(
+            "SELECT model_version, count(*) FROM labels GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        return {str(v): int(n) for v, n in rows}
+
+    # -- reading posts ---------------------------------------------------------------------
+
+    def count_posts(self) -> int:
+        return int(_first(self.con.execute("SELECT count(*) FROM posts"))[0])
+
+    def count_mentions(self) -> int:
+        return int(_first(self.con.execute("SELECT count(*) FROM mentions"))[0])
+
+    def iter_posts(
+        self,
+        *,
+        account: str | None = None,
+        platform: str | None = None,
+        unlabelled_only: bool = False,
+        not_model_version: str | None = None,
+        batch_size: int = 10_000,
+    ) -> Iterator[list[Post]]:
+        """All matching posts in ``created_at`` order, in batches (for classifying and features)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if account is not None:
+            where.append("p.account = ?")
+            params.append(account)
+        if platform is not None:
+            where.append("p.platform = ?")
+            params.append(platform)
+        if unlabelled_only:
+            where.append("l.label IS NULL")
+        if not_model_version is not None:
+            where.append("(l.model_version IS NULL OR l.model_version <> ?)")
+            params.append(not_model_version)
+        sql = (
+            f"SELECT {_post_select('p')} FROM posts p LEFT JOIN labels l USING (platform, post_id)"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY p.created_at, p.platform, p.post_id"
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql, params)
+            while True:
+                rows = cur.fetchmany(batch_size)
+                if not rows:
+                    break
+                yield [_post_from_row(r) for r in rows]
+        finally:
+            cur.close()
+
+    def query_posts(
+        self,
+        *,
+        label: str | None = None,
+        platform: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        corrected: bool | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[PostView]:
+        """Posts with their effective label (the user's correction if any, else the model's)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if label is not None:
+            if label not in LABELS:
+                raise UsageError(f"unknown label {label!r}; use one of: {', '.join(LABELS)}")
+            where.append("pl.label = ?")
+            params.append(label)
+        if platform is not None:
+            where.append("p.platform = ?")
+            params.append(platform)
+        if since is not None:
+            where.append("p.created_at >= ?")
+            params.append(_naive_utc(since))
+        if until is not None:
+            where.append("p.created_at < ?")
+            params.append(_naive_utc(until))
+        if corrected is not None:
+            where.append("pl.corrected = ?")
+            params.append(corrected)
+        sql = (
+            f"SELECT {_post_select('p')}, pl.label, pl.confidence, pl.reason, pl.corrected, "
+            "pl.model_label FROM posts p JOIN post_labels pl USING (platform, post_id)"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY p.created_at {order}, p.post_id {order}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        rows = self.con.execute(sql, params).fetchall()
+        n = len(POST_COLUMNS)
+        return [
+            PostView(
+                post=_post_from_row(r[:n]),
+                label=r[n],
+                confidence=r[n + 1],
+                reason=r[n + 2],
+                corrected=bool(r[n + 3]),
+                model_label=r[n + 4],
+            )
+            for r in rows
+        ]
+
+    def iter_mentions(self, account: str | None = None) -> list[Mention]:
+        sql = f"SELECT {', '.join(MENTION_COLUMNS)} FROM mentions"
+        params: list[Any] = []
+        if account is not None:
+            sql += " WHERE account = ?"
+            params.append(account)
+        sql += " ORDER BY created_at"
+        return [_mention_from_row(r) for r in self.con.execute(sql, params).fetchall()]
+
+    # -- summaries -------------------------------------------------------------------------
+
+    def summary_counts(self) -> dict[str, Any]:
+        """Posts per platform, per kind and per ISO week (for the demo and doctor)."""
+        con = self.con
+        by_platform = dict(
+            con.execute("SELECT platform, count(*) FROM posts GROUP BY 1 ORDER BY 1").fetchall()
+        )
+        by_kind = dict(
+            con.execute("SELECT kind, count(*) FROM posts GROUP BY 1 ORDER BY 1").fetchall()
+        )
+        by_week = con.execute(
+            "SELECT strftime(date_trunc('week', created_at), '%Y-%m-%d') AS week, platform, "
+            "count(*) FROM posts GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        by_label = dict(
+            con.execute(
+                "SELECT label, count(*) FROM post_labels WHERE label IS NOT NULL "
+                "GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        return {
+            "posts": self.count_posts(),
+            "mentions": self.count_mentions(),
+            "by_platform": by_platform,
+            "by_kind": by_kind,
+            "by_week": [(w, p, int(n)) for w, p, n in by_week],
+            "by_label": by_label,
+        }
+
+    # -- export ----------------------------------------------------------------------------
+
+    EXPORT_COLUMNS: tuple[str, ...] = (
+        *POST_COLUMNS,
+        "label",
+        "confidence",
+        "reason",
+        "corrected",
+    )
+
+    def export(self, fmt: str, out: Path) -> int:
+        """Write one row per post (the ``Post`` fields plus label, confidence, reason,
+        corrected) to ``out`` as csv, jsonl or parquet. Returns the number of rows."""
+        cols = []
+        for c in POST_COLUMNS:
+            if fmt == "csv" and c in ("urls", "mentions"):
+                cols.append(f"to_json(p.{c}) AS {c}")
+            elif c in ("created_at", "fetched_at"):
+                cols.append(f"strftime(p.{c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}")
+            elif c == "raw" and fmt == "parquet":
+                cols.append("p.raw::TEXT AS raw")
+            else:
+                cols.append(f"p.{c}")
+        cols += ["pl.label", "pl.confidence", "pl.reason", "pl.corrected"]
+        query = (
+            f"SELECT {', '.join(cols)} FROM posts p JOIN post_labels pl USING (platform, post_id) "
+            "ORDER BY p.created_at, p.platform, p.post_id"
+        )
+        options = {
+            "csv": "FORMAT csv, HEADER true",
+            "jsonl": "FORMAT json",
+            "parquet": "FORMAT parquet, COMPRESSION zstd",
+        }.get(fmt)
+        if options is None:
+            raise UsageError(f"unknown export format {fmt!r}; use csv, jsonl or parquet")
+        target = str(out).replace("'", "''")
+        self.con.execute(f"COPY ({query}) TO '{target}' ({options})")
+        return self.count_posts()
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = _first(self.con.execute("SELECT value FROM meta WHERE key = ?", [key]))
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+        self.changed = True
+
+
+def open_store(
+    path: Path,
+    *,
+    read_only: bool = False,
+    lock_timeout: float = 30.0,
+    create: bool = True,
+) -> Store:
+    """Open (and migrate) the database at ``path``.
+
+    Read-only stores are for commands that only look (nudge, today, dashboard): they can run
+    beside each other. A read-only open of a database whose schema is behind migrates it first
+    with a short read-write open.
+    """
+    path = Path(path)
+    if not path.exists():
+        if read_only or not create:
+            raise StoreError(
+                f"no database at {path} yet: run 'engage fetch', 'engage import PATH' or "
+                "'engage demo' first"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        con = _connect(path, True, lock_timeout)
+        store = Store(con, path, True)
+        try:
+            version = store.schema_version()
+        except duckdb.Error as exc:
+            store.close()
+            raise StoreError(f"cannot read database {path}: {exc}") from None
+        if version == LATEST_SCHEMA:
+            return store
+        store.close()
+        with open_store(path, lock_timeout=lock_timeout):
+            pass
+        return Store(_connect(path, True, lock_timeout), path, True)
+    con = _connect(path, False, lock_timeout)
+    store = Store(con, path, False)
+    try:
+        store.migrate()
+    except duckdb.Error as exc:
+        store.close()
+        raise StoreError(f"cannot prepare database {path}: {exc}") from None
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+# -- row conversion ----------------------------------------------------------------------------
+
+
+def _post_select(alias: str) -> str:
+    return ", ".join(f"{alias}.{c}" for c in POST_COLUMNS)
+
+
+def _post_from_row(row: Sequence[Any]) -> Post:
+    d = dict(zip(POST_COLUMNS, row, strict=True))
+    d["created_at"] = _aware(d["created_at"])
+    d["fetched_at"] = _aware(d["fetched_at"])
+    d["urls"] = list(d["urls"] or [])
+    d["mentions"] = list(d["mentions"] or [])
+    raw = d["raw"]
+    d["raw"] = json.loads(raw) if isinstance(raw, str) else raw
+    return Post(**d)
+
+
+def _mention_from_row(row: Sequence[Any]) -> Mention:
+    d = dict(zip(MENTION_COLUMNS, row, strict=True))
+    d["created_at"] = _aware(d["created_at"])
+    d["fetched_at"] = _aware(d["fetched_at"])
+    raw = d["raw"]
+    d["raw"] = json.loads(raw) if isinstance(raw, str) else raw
+    return Mention(**d)
+
+
+def _account_from_row(row: Sequence[Any]) -> AccountInfo:
+    name, platform, handle, user_id, base_url, settings = row
+    return AccountInfo(
+        name=name,
+        platform=platform,
+        handle=handle,
+        user_id=user_id,
+        base_url=base_url,
+        settings=json.loads(settings) if settings else {},
+    )
+
+
+def _dedupe(items: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """Last one wins: a page that repeats a post must not make the upsert insert it twice."""
+    seen: dict[Any, Any] = {}
+    for it in items:
+        seen[key(it)] = it
+    return list(seen.values())
+
+
+def posts_to_arrow(posts: Sequence[Post]) -> pa.Table:
+    posts = _dedupe(posts, lambda p: (p.platform, p.post_id))
+    cols: dict[str, list[Any]] = {c: [] for c in POST_COLUMNS}
+    for p in posts:
+        cols["platform"].append(p.platform)
+        cols["post_id"].append(p.post_id)
+        cols["account"].append(p.account)
+        cols["url"].append(p.url)
+        cols["created_at"].append(_naive_utc(p.created_at))
+        cols["text"].append(p.text or "")
+        cols["kind"].append(p.kind)
+        cols["reply_to_post"].append(p.reply_to_post)
+        cols["reply_to_user"].append(p.reply_to_user)
+        cols["quoted_post"].append(p.quoted_post)
+        cols["reposted_post"].append(p.reposted_post)
+        cols["thread_root"].append(p.thread_root)
+        cols["urls"].append(list(p.urls))
+        cols["mentions"].append(list(p.mentions))
+        cols["client"].append(p.client)
+        cols["lang"].append(p.lang)
+        cols["raw"].append(_json_or_none(p.raw))
+        cols["source"].append(p.source)
+        cols["fetched_at"].append(_naive_utc(p.fetched_at))
+    return pa.table(cols, schema=_POST_SCHEMA)
+
+
+def mentions_to_arrow(mentions: Sequence[Mention]) -> pa.Table:
+    mentions = _dedupe(mentions, lambda m: (m.platform, m.mention_id))
+    cols: dict[str, list[Any]] = {c: [] for c in MENTION_COLUMNS}
+    for m in mentions:
+        cols["platform"].append(m.platform)
+        cols["mention_id"].append(m.mention_id)
+        cols["account"].append(m.account)
+        cols["author"].append(m.author)
+        cols["created_at"].append(_naive_utc(m.created_at))
+        cols["text"].append(m.text or "")
+        cols["kind"].append(m.kind)
+        cols["url"].append(m.url)
+        cols["reply_to_post"].append(m.reply_to_post)
+        cols["thread_root"].append(m.thread_root)
+        cols["raw"].append(_json_or_none(m.raw))
+        cols["source"].append(m.source)
+        cols["fetched_at"].append(_naive_utc(m.fetched_at))
+    return pa.table(cols, schema=_MENTION_SCHEMA)
