@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 PostKind = Literal["post", "reply", "repost", "quote"]
@@ -119,12 +120,36 @@ class AccountInfo:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    """Limits a fetch runs under (from the ``[fetch]`` config section and CLI options)."""
+
+    max_retries: int = 5
+    max_rate_limit_wait: float = 900.0
+    x_max_reads: int = 500
+
+
 class Connector(abc.ABC):
-    """Fetches one account's own posts and the posts that mention it, page by page."""
+    """Fetches one account's own posts and the posts that mention it, page by page.
+
+    Construct it with an SDK client (tests pass one pointed at a loopback fake), or from stored
+    account data and secrets with ``from_account``.
+    """
 
     platform: ClassVar[str]
     #: streams this connector fetches, in order
     streams: ClassVar[tuple[str, ...]] = ("posts", "mentions")
+
+    @classmethod
+    @abc.abstractmethod
+    def from_account(
+        cls, account: AccountInfo, secrets: Mapping[str, Any], settings: FetchSettings
+    ) -> Connector:
+        """Build the connector (and its SDK client) for a configured account."""
+
+    def updated_secrets(self) -> dict[str, Any] | None:
+        """Secrets to store after a fetch (a refreshed token, a new session), or None."""
+        return None
 
     @abc.abstractmethod
     def fetch(
@@ -133,6 +158,43 @@ class Connector(abc.ABC):
         """Yield pages of ``stream`` starting after ``cursor`` (None: the first fetch, going back
         as far as the platform allows, or to ``since``). Each page carries the cursor to store
         once the page is committed."""
+
+
+class Importer(abc.ABC):
+    """Reads one kind of official export (a file or an unpacked folder) into records.
+
+    ``iter_items`` yields records in a stable order, so an import can record how many items it
+    has committed and a rerun after a crash can skip them.
+    """
+
+    kind: ClassVar[str]  # "x-archive", "mastodon-archive", "bluesky-car"
+    platform: ClassVar[str]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    @abc.abstractmethod
+    def detect(cls, path: Path) -> bool:
+        """True when ``path`` looks like this kind of export (cheap: names, first bytes)."""
+
+    @abc.abstractmethod
+    def account(self) -> str:
+        """The handle of the account the export belongs to."""
+
+    @abc.abstractmethod
+    def iter_items(self) -> Iterator[Post | Mention]:
+        """Every record of the export; raises ``ImportFormatError`` on broken input."""
+
+
+def discover_importers() -> dict[str, type[Importer]]:
+    """Importer classes registered in the ``engage.importers`` entry-point group, by kind."""
+    found: dict[str, type[Importer]] = {}
+    for ep in entry_points(group="engage.importers"):
+        cls = ep.load()
+        if isinstance(cls, type) and issubclass(cls, Importer):
+            found[ep.name] = cls
+    return found
 
 
 def discover_connectors() -> dict[str, type[Connector]]:

@@ -30,7 +30,7 @@ LABELS: tuple[str, ...] = ("auto_promo", "share", "ask", "answer", "comment")
 GENUINE_LABELS: tuple[str, ...] = ("ask", "answer", "comment")
 
 # ---------------------------------------------------------------------------------------------
-# Schema. Append new migrations; never edit one that has shipped.
+# Schema. Add new migrations with a new number; never edit one that has shipped.
 # ---------------------------------------------------------------------------------------------
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -136,7 +136,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
-LATEST_SCHEMA = MIGRATIONS[-1][0]
+LATEST_SCHEMA = max(v for v, _, _ in MIGRATIONS)
 
 POST_COLUMNS: tuple[str, ...] = (
     "platform",
@@ -452,7 +452,7 @@ class Store:
                 f"knows ({LATEST_SCHEMA}); upgrade engage"
             )
         applied = []
-        for version, name, sql in MIGRATIONS:
+        for version, name, sql in sorted(MIGRATIONS):
             if version <= current:
                 continue
             self.con.execute("BEGIN TRANSACTION")

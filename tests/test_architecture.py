@@ -22,7 +22,13 @@ CORE = [
     "engage.doctor",
     "connectors.base",
 ]
-OPTIONAL_CORE = ["engage.classify", "engage.goals", "engage.report", "engage.prompt", "engage.fetch"]
+OPTIONAL_CORE = [
+    "engage.classify",
+    "engage.goals",
+    "engage.report",
+    "engage.prompt",
+    "engage.fetch",
+]
 
 
 def test_the_core_never_imports_textual() -> None:
@@ -50,10 +56,9 @@ def test_only_the_store_speaks_sql() -> None:
                     if any(node.value.lstrip().upper().startswith(w) for w in sql_words):
                         offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
                 elif isinstance(node, ast.Attribute) and node.attr == "execute":
-                    if path.parent.name != "bench":
-                        src = ast.get_source_segment(path.read_text(), node) or ""
-                        if "con" in src:
-                            offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+                    src = ast.get_source_segment(path.read_text(), node) or ""
+                    if "con" in src:
+                        offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert offenders == []
 
 
@@ -75,7 +80,9 @@ def test_models_are_found_from_a_checkout() -> None:
     assert paths.default_config_file() == REPO / "config" / "engage.toml"
 
 
-def test_models_are_found_inside_an_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_are_found_inside_an_installed_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_pkg = tmp_path / "site" / "engage"
     (fake_pkg / "_models").mkdir(parents=True)
     (fake_pkg / "_config").mkdir()
