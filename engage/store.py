@@ -330,8 +330,9 @@ _change_listeners: list[ChangeListener] = []
 
 
 def on_change(listener: ChangeListener) -> ChangeListener:
-    """Register ``listener(store)`` to run when a store that wrote something is closed (the
-    shell-prompt cache is refreshed this way). Listener errors are logged, never raised."""
+    """Register ``listener(store)`` to run when a store that wrote something is about to close
+    (the shell-prompt cache is refreshed this way); it may read through ``store``. Listener
+    errors are logged, never raised."""
     if listener not in _change_listeners:
         _change_listeners.append(listener)
     return listener
@@ -416,15 +417,15 @@ class Store:
     def close(self) -> None:
         if self._con is None:
             return
-        changed = self.changed
-        self._con.close()
-        self._con = None
-        if changed:
+        if self.changed and not self.read_only:
+            # listeners read through this same connection, before it closes
             for listener in list(_change_listeners):
                 try:
                     listener(self)
                 except Exception:  # a cache refresh must never break the command
                     log.warning("change listener %r failed", listener, exc_info=True)
+        self._con.close()
+        self._con = None
 
     def schema_version(self) -> int:
         try:
