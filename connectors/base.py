@@ -186,6 +186,21 @@ class Importer(abc.ABC):
     def iter_items(self) -> Iterator[Post | Mention]:
         """Every record of the export; raises ``ImportFormatError`` on broken input."""
 
+    def fingerprint(self) -> str:
+        """What identifies this copy of the export for resuming an interrupted import (with the
+        kind and the account): size and modification time of the file, or of every file in an
+        unpacked folder. Importers may override it with something narrower (the posts files)."""
+        path = Path(self.path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            parts = []
+            for p in files:
+                st = p.stat()
+                parts.append(f"{p.relative_to(path).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
+            return "\n".join(parts)
+        st = path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
 
 def discover_importers() -> dict[str, type[Importer]]:
     """Importer classes registered in the ``engage.importers`` entry-point group, by kind."""

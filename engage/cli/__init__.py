@@ -21,6 +21,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 COMMAND_MODULES: tuple[str, ...] = (
     "engage.cli.cmd_demo",
     "engage.cli.cmd_export",
+    "engage.cli.cmd_import",
     "engage.cli.cmd_doctor",
 )
 

@@ -1,0 +1,218 @@
+"""The X (Twitter) data archive: the zip a user downloads from their account settings, or the
+folder it was unpacked into.
+
+Posts are in ``data/tweets.js`` (2022 on), ``data/tweet.js`` (older) and, for large accounts,
+``data/tweets-part1.js``, ``data/tweets-part2.js`` ...: each a ``window.YTD.tweets.partN = [...]``
+JavaScript assignment of ``{"tweet": {...}}`` items (older: the tweet object itself), every
+number a string. The owner is in ``data/account.js``. Unlike the X API, the archive has every
+post and the posting app of each (``source``). ``tweet_to_post`` is the pure conversion.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.archive import ExportFiles, JSONStream, container_type
+from connectors.base import Importer, Mention, Post
+from connectors.text import normalise_app_name
+from engage.errors import ImportFormatError
+
+PLATFORM = "x"
+
+# data/tweets.js, data/tweet.js, data/tweets-part1.js (also without the data/ folder, when the
+# user points at the unpacked data folder itself)
+_POSTS_FILE = re.compile(r"^(?P<dir>(?:.*/)?)(?P<stem>tweets?)(?:-part(?P<part>\d+))?\.js$")
+_STATUS_URL = re.compile(
+    r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?P<user>\w+)/status(?:es)?/(?P<id>\d+)",
+    re.IGNORECASE,
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def parse_x_time(value: str) -> datetime:
+    """``Wed Oct 19 20:07:25 +0000 2022`` as aware UTC (faster than ``strptime``)."""
+    try:
+        _wd, mon, day, hms, offset, year = value.split()
+        hour, minute, second = hms.split(":")
+        dt = datetime(
+            int(year), _MONTHS[mon], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+        if offset != "+0000":
+            sign = -1 if offset[0] == "-" else 1
+            dt -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+    except (ValueError, KeyError, IndexError):
+        raise ValueError(f"not an X time: {value!r}") from None
+    return dt
+
+
+def tweet_to_post(tweet: Mapping[str, Any], account: str, source: str) -> Post:
+    """One archive tweet as a ``Post`` (``account`` is the owner's screen name)."""
+    post_id = str(tweet["id_str"]) if "id_str" in tweet else str(tweet["id"])
+    text = tweet.get("full_text")
+    if text is None:
+        text = tweet.get("text") or ""
+    if "&" in text:
+        text = html.unescape(text)  # the archive escapes & < > as the old API did
+    entities = tweet.get("entities") or {}
+    urls = [u["expanded_url"] for u in entities.get("urls") or () if u.get("expanded_url")]
+    mentions = [
+        m["screen_name"] for m in entities.get("user_mentions") or () if m.get("screen_name")
+    ]
+    reply_to = tweet.get("in_reply_to_status_id_str") or None
+    quoted = None
+    for u in urls:
+        m = _STATUS_URL.match(u)
+        if m and m.group("id") != post_id:
+            quoted = m.group("id")
+            break
+    if text.startswith("RT @"):
+        kind = "repost"
+        quoted = None
+    elif reply_to:
+        kind = "reply"
+    elif quoted:
+        kind = "quote"
+    else:
+        kind = "post"
+    return Post(
+        platform=PLATFORM,
+        account=account,
+        post_id=post_id,
+        created_at=parse_x_time(tweet["created_at"]),
+        text=text,
+        kind=kind,
+        url=f"https://x.com/{account}/status/{post_id}",
+        reply_to_post=reply_to if kind != "repost" else None,
+        reply_to_user=(tweet.get("in_reply_to_screen_name") or None) if reply_to else None,
+        quoted_post=quoted,
+        urls=urls,
+        mentions=mentions,
+        client=normalise_app_name(tweet.get("source")),
+        lang=tweet.get("lang") or None,
+        raw=tweet,
+        source=source,
+    )
+
+
+def _posts_files(names: list[str]) -> list[str]:
+    """The posts files of the archive in reading order: tweets.js / tweet.js, then the parts."""
+    found = []
+    for name in names:
+        m = _POSTS_FILE.match(name)
+        if not m:
+            continue
+        folder = m.group("dir")
+        if folder and not (folder == "data/" or folder.endswith("/data/")):
+            continue  # tweets.js elsewhere (media folders, other tools' files) is not the archive
+        found.append((folder, int(m.group("part") or 0), m.group("stem"), name))
+    if not found:
+        return []
+    first_dir = min(f[0] for f in found)  # one archive only: the outermost data folder
+    return [name for folder, _p, _s, name in sorted(found) if folder == first_dir]
+
+
+class XArchiveImporter(Importer):
+    """Reads an X archive (zip, folder, or the unpacked ``data`` folder)."""
+
+    kind: ClassVar[str] = "x-archive"
+    platform: ClassVar[str] = PLATFORM
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(Path(path))
+        self._account: str | None = None
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        path = Path(path)
+        ctype = container_type(path)
+        if ctype is None:
+            return False
+        with ExportFiles(path, scan_limit=None if ctype != "tar" else 2000) as files:
+            return bool(_posts_files(files.names))
+
+    def _open(self) -> ExportFiles:
+        return ExportFiles(self.path)
+
+    def _layout(self, files: ExportFiles) -> tuple[list[str], str]:
+        posts = _posts_files(files.names)
+        if not posts:
+            raise ImportFormatError(f"{self.path}: no data/tweets.js or data/tweet.js in it")
+        folder = _POSTS_FILE.match(posts[0]).group("dir")  # type: ignore[union-attr]
+        return posts, f"{folder}account.js"
+
+    def account(self) -> str:
+        if self._account is not None:
+            return self._account
+        with self._open() as files:
+            _posts, account_file = self._layout(files)
+            if account_file not in files:
+                raise ImportFormatError(
+                    f"{self.path}: no {account_file}, so the archive's owner is unknown; "
+                    "give the whole archive as downloaded"
+                )
+            data = files.load_json(account_file)
+        try:
+            item = data[0]
+            acc = item.get("account", item)
+            username = str(acc["username"]).strip()
+        except (LookupError, TypeError, AttributeError):
+            raise ImportFormatError(
+                f"{self.path}: {account_file} has no account username"
+            ) from None
+        if not username:
+            raise ImportFormatError(f"{self.path}: {account_file} has an empty username")
+        self._account = username
+        return username
+
+    def fingerprint(self) -> str:
+        with self._open() as files:
+            posts, account_file = self._layout(files)
+            stamps = [f"{n}={files.stamp(n)}" for n in [account_file, *posts] if n in files]
+        return "\n".join(stamps)
+
+    def iter_items(self) -> Iterator[Post | Mention]:
+        account = self.account()
+        with self._open() as files:
+            posts_files, _account_file = self._layout(files)
+            for name in posts_files:  # a cut-off file is refused before anything is saved
+                files.check_ends_with(name, b"]")
+            for name in posts_files:
+                yield from self._read_posts_file(files, name, account)
+
+    def _read_posts_file(self, files: ExportFiles, name: str, account: str) -> Iterator[Post]:
+        where = f"{self.path}: {name}"
+        source = f"archive:{name}"
+        with files.open_text(name) as fh:
+            js = JSONStream(fh, where)
+            if js.peek() != "[":
+                head = js.skip_past("=", "'window.YTD.tweets.part0 =' prefix")
+                if not head.strip().startswith("window.YTD."):
+                    raise js.error("not an X archive file: it does not start with window.YTD")
+            for n, item in enumerate(js.iter_array(), 1):
+                tweet = item.get("tweet", item) if isinstance(item, dict) else None
+                if not isinstance(tweet, dict):
+                    raise js.error(f"item {n} is not a tweet object")
+                try:
+                    yield tweet_to_post(tweet, account, source)
+                except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                    raise js.error(f"item {n} is not a valid tweet ({_problem(exc)})") from None
+            if js.peek() == ";":
+                js.expect(";", "';'")
+            if not js.at_end():
+                raise js.error("unexpected text after the list of tweets")
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!s}"
+    return str(exc)
