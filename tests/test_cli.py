@@ -51,7 +51,9 @@ def test_demo_builds_its_own_database_and_prints_a_summary(run_cli) -> None:  # 
     assert 12 <= len(weeks) <= 14  # about 90 days
 
 
-def test_demo_with_db_pointing_at_the_users_database_still_leaves_it_alone(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_with_db_pointing_at_the_users_database_still_leaves_it_alone(
+    run_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     user_db = tmp_path / "mine.duckdb"
     result = run_cli("--db", str(user_db), "demo")
     assert result.exit_code == 0
@@ -65,7 +67,18 @@ def test_export_to_stdout_and_to_a_file(run_cli, tmp_path: Path) -> None:  # typ
     assert result.exit_code == 0
     rows = [json.loads(x) for x in result.stdout.splitlines()]
     assert len(rows) > 300
-    assert {"platform", "account", "post_id", "created_at", "text", "kind", "label", "confidence", "reason", "corrected"} <= set(rows[0])
+    assert {
+        "platform",
+        "account",
+        "post_id",
+        "created_at",
+        "text",
+        "kind",
+        "label",
+        "confidence",
+        "reason",
+        "corrected",
+    } <= set(rows[0])
     out = tmp_path / "posts.csv"
     result = run_cli("--db", demo, "export", "--format", "csv", "--out", str(out))
     assert result.exit_code == 0
@@ -82,7 +95,9 @@ def test_export_without_a_database_is_one_clear_line(run_cli) -> None:  # type: 
 
 def test_export_to_a_missing_folder_is_a_usage_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run_cli("demo")
-    result = run_cli("--db", str(paths.demo_db_path()), "export", "--out", str(tmp_path / "no" / "x.csv"))
+    result = run_cli(
+        "--db", str(paths.demo_db_path()), "export", "--out", str(tmp_path / "no" / "x.csv")
+    )
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 

@@ -25,7 +25,9 @@ def test_the_shipped_default_is_a_goal_of_two_to_three() -> None:
 
 
 def test_the_users_file_overrides_key_by_key() -> None:
-    path = write_user_config('[goal]\ntarget = 5\n[time]\ntimezone = "Europe/Berlin"\nday_end_hour = 4\n')
+    path = write_user_config(
+        '[goal]\ntarget = 5\n[time]\ntimezone = "Europe/Berlin"\nday_end_hour = 4\n'
+    )
     cfg = load_config()
     assert (cfg.goal_min, cfg.goal_target) == (2, 5)
     assert cfg.timezone_name == "Europe/Berlin" and cfg.day_end_hour == 4
