@@ -960,6 +960,164 @@ class Store:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
         self.changed = True
 
+    # -- goals, nudges, reports (issue 6: the goal tracker) --------------------------------------
+    # Every "effective label" below is the user's correction when there is one, else the model's:
+    # the same rule as the post_labels view, joined directly so a time filter on posts prunes the
+    # scan first (the nudge runs on million-post databases).
+
+    _GOAL_FROM = (
+        "FROM posts p "
+        "LEFT JOIN labels l ON l.platform = p.platform AND l.post_id = p.post_id "
+        "LEFT JOIN corrections c ON c.platform = p.platform AND c.post_id = p.post_id "
+    )
+
+    def goal_day_tallies(
+        self, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> list[tuple[int, str | None, int]]:
+        """Posts per (day index, effective label) for the half-open UTC ranges
+        ``[starts[i], ends[i])``; a label of None counts unlabelled posts."""
+        if not starts:
+            return []
+        s = [x.astimezone(UTC).replace(tzinfo=None) for x in starts]
+        e = [x.astimezone(UTC).replace(tzinfo=None) for x in ends]
+        rows = self.con.execute(
+            "WITH d AS (SELECT generate_subscripts($s, 1) - 1 AS i, unnest($s) AS s, "
+            "unnest($e) AS e) "
+            "SELECT d.i, COALESCE(c.label, l.label) AS label, count(*) "
+            "FROM (SELECT platform, post_id, created_at FROM posts "
+            "      WHERE created_at >= $lo AND created_at < $hi) p "
+            "JOIN d ON p.created_at >= d.s AND p.created_at < d.e "
+            "LEFT JOIN labels l ON l.platform = p.platform AND l.post_id = p.post_id "
+            "LEFT JOIN corrections c ON c.platform = p.platform AND c.post_id = p.post_id "
+            "GROUP BY 1, 2",
+            {"s": s, "e": e, "lo": min(s), "hi": max(e)},
+        ).fetchall()
+        return [(int(i), label, int(n)) for i, label, n in rows]
+
+    def goal_posts(
+        self, start: datetime, end: datetime, labels: Sequence[str] | None = None
+    ) -> list[PostView]:
+        """Posts created in ``[start, end)`` with their effective label, oldest first;
+        only those whose effective label is in ``labels`` when given."""
+        where = "p.created_at >= ? AND p.created_at < ?"
+        params: list[Any] = [_naive_utc(start), _naive_utc(end)]
+        if labels is not None:
+            where += " AND list_contains(?, COALESCE(c.label, l.label))"
+            params.append(list(labels))
+        rows = self.con.execute(
+            f"SELECT {_post_select('p')}, COALESCE(c.label, l.label), "
+            "CASE WHEN c.label IS NOT NULL THEN 1.0 ELSE l.confidence END, l.reason, "
+            f"c.label IS NOT NULL, l.label {self._GOAL_FROM} WHERE {where} "
+            "ORDER BY p.created_at, p.platform, p.post_id",
+            params,
+        ).fetchall()
+        n = len(POST_COLUMNS)
+        return [
+            PostView(
+                post=_post_from_row(r[:n]),
+                label=r[n],
+                confidence=r[n + 1],
+                reason=r[n + 2],
+                corrected=bool(r[n + 3]),
+                model_label=r[n + 4],
+            )
+            for r in rows
+        ]
+
+    def goal_label_mix(self, start: datetime, end: datetime) -> list[tuple[str, str | None, int]]:
+        """Posts per (platform, effective label) in ``[start, end)``; None = unlabelled."""
+        rows = self.con.execute(
+            f"SELECT p.platform, COALESCE(c.label, l.label), count(*) {self._GOAL_FROM}"
+            "WHERE p.created_at >= ? AND p.created_at < ? GROUP BY 1, 2 ORDER BY 1, 2",
+            [_naive_utc(start), _naive_utc(end)],
+        ).fetchall()
+        return [(str(p), label, int(n)) for p, label, n in rows]
+
+    def goal_posting_apps(
+        self, start: datetime, end: datetime, labels: Sequence[str]
+    ) -> list[tuple[str | None, str, str, int]]:
+        """(posting app, platform, effective label, posts) in ``[start, end)`` for posts whose
+        label is in ``labels``; the app is None where the platform does not record it."""
+        rows = self.con.execute(
+            f"SELECT p.client, p.platform, COALESCE(c.label, l.label) AS label, count(*) "
+            f"{self._GOAL_FROM}WHERE p.created_at >= ? AND p.created_at < ? "
+            "AND list_contains(?, COALESCE(c.label, l.label)) "
+            "GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3",
+            [_naive_utc(start), _naive_utc(end), list(labels)],
+        ).fetchall()
+        return [(cl, str(p), str(lb), int(n)) for cl, p, lb, n in rows]
+
+    def goal_recycled_links(
+        self, start: datetime, end: datetime, min_posts: int = 3, limit: int = 20
+    ) -> list[tuple[str, int, list[str], datetime, datetime]]:
+        """Links posted in at least ``min_posts`` posts in ``[start, end)``: (url, posts,
+        platforms, first, last), most repeated first."""
+        rows = self.con.execute(
+            "SELECT u.url, count(*) AS n, list(DISTINCT u.platform ORDER BY u.platform), "
+            "min(u.created_at), max(u.created_at) "
+            "FROM (SELECT unnest(urls) AS url, platform, created_at FROM posts "
+            "      WHERE created_at >= ? AND created_at < ?) u "
+            "GROUP BY 1 HAVING count(*) >= ? ORDER BY 2 DESC, 1 LIMIT ?",
+            [_naive_utc(start), _naive_utc(end), min_posts, limit],
+        ).fetchall()
+        return [
+            (str(u), int(n), list(pl), _aware(a) or a, _aware(b) or b) for u, n, pl, a, b in rows
+        ]
+
+    def goal_mentions_with_answers(self, since: datetime) -> list[tuple[Mention, datetime | None]]:
+        """Mentions of the user created since ``since``, each with the time of the user's first
+        answer: a later post of the user's that replies to that post, or replies to that person
+        in the same thread (None when unanswered). Newest mention first."""
+        since_n = _naive_utc(since)
+        norm = "lower(ltrim({}, '@'))"
+        rows = self.con.execute(
+            f"WITH m AS (SELECT * FROM mentions WHERE created_at >= $since), "
+            "p AS (SELECT platform, created_at, reply_to_post, reply_to_user, "
+            "      COALESCE(thread_root, reply_to_post) AS root FROM posts "
+            "      WHERE created_at >= $since AND (reply_to_post IS NOT NULL "
+            "      OR reply_to_user IS NOT NULL)), "
+            "a AS ("
+            "  SELECT m.platform, m.mention_id, p.created_at FROM m JOIN p "
+            "    ON p.platform = m.platform AND p.reply_to_post = m.mention_id "
+            "    AND p.created_at > m.created_at "
+            "  UNION ALL "
+            "  SELECT m.platform, m.mention_id, p.created_at FROM m JOIN p "
+            "    ON p.platform = m.platform "
+            f"   AND {norm.format('p.reply_to_user')} = {norm.format('m.author')} "
+            "    AND p.root = COALESCE(m.thread_root, m.mention_id) "
+            "    AND p.created_at > m.created_at), "
+            "first AS (SELECT platform, mention_id, min(created_at) AS answered_at FROM a "
+            "          GROUP BY 1, 2) "
+            f"SELECT {', '.join('m.' + c for c in MENTION_COLUMNS)}, f.answered_at "
+            "FROM m LEFT JOIN first f USING (platform, mention_id) "
+            "ORDER BY m.created_at DESC, m.platform, m.mention_id",
+            {"since": since_n},
+        ).fetchall()
+        return [(_mention_from_row(r[:-1]), _aware(r[-1])) for r in rows]
+
+    def goal_contacts(
+        self, since: datetime, labels: Sequence[str]
+    ) -> list[tuple[str, str, datetime, int]]:
+        """People the user addressed in posts labelled ``labels`` since ``since`` (replied to or
+        mentioned): (platform, person, last time, posts), most recent first."""
+        rows = self.con.execute(
+            "WITH g AS (SELECT p.platform, p.account, p.created_at, p.reply_to_user, p.mentions "
+            f"  {self._GOAL_FROM}WHERE p.created_at >= ? "
+            "  AND list_contains(?, COALESCE(c.label, l.label))), "
+            "people AS (SELECT platform, account, created_at, reply_to_user AS person FROM g "
+            "  WHERE reply_to_user IS NOT NULL "
+            "  UNION ALL SELECT platform, account, created_at, unnest(mentions) FROM g) "
+            "SELECT platform, lower(ltrim(person, '@')) AS who, max(created_at), count(*) "
+            "FROM people WHERE lower(ltrim(person, '@')) <> lower(ltrim(account, '@')) "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            [_naive_utc(since), list(labels)],
+        ).fetchall()
+        return [(str(p), str(w), _aware(t) or t, int(n)) for p, w, t, n in rows]
+
+    def goal_first_post_time(self) -> datetime | None:
+        row = _first(self.con.execute("SELECT min(created_at) FROM posts"))
+        return _aware(row[0]) if row else None
+
 
 def open_store(
     path: Path,
