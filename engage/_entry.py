@@ -10,15 +10,33 @@ from __future__ import annotations
 import sys
 
 
+def _split_global(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--db FILE`` / ``--db=FILE`` given before the command, and the rest; ``(None, argv)``
+    when other global options come first (the full CLI handles those)."""
+    if argv[:1] == ["--db"] and len(argv) > 1:
+        return argv[1], argv[2:]
+    if argv[:1] and argv[0].startswith("--db="):
+        return argv[0][5:], argv[1:]
+    return None, argv
+
+
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] == ["prompt"]:
-        try:
-            from engage.prompt import fast_main
-        except ImportError:  # the prompt command arrives with the goal tracker
-            pass
-        else:
-            sys.exit(fast_main(argv[1:]))
+    db, rest = _split_global(argv)
+    # the goal tracker's fast paths: answered from the goal cache, before click or DuckDB load;
+    # None means "let the full CLI answer" (help, --live, no fresh cache)
+    if rest[:1] == ["prompt"]:
+        from engage.prompt import fast_main
+
+        code = fast_main(rest[1:], db=db)
+        if code is not None:
+            sys.exit(code)
+    elif rest[:1] == ["nudge"]:
+        from engage.nudge import fast_main as nudge_fast
+
+        code = nudge_fast(rest[1:], db=db)
+        if code is not None:
+            sys.exit(code)
     from engage.cli import main as cli_main
 
     cli_main()

@@ -54,8 +54,8 @@ Who is waiting
   answered. Answered = the user later replied to that post, or to that person in the same thread.
 - ``lapsed_contacts(store, config, now=None, quiet_days=30, lookback_days=180, limit=3)``:
   people the user talked with in genuine posts but not in the last ``quiet_days`` days.
-- ``suggestions(status, lapsed, limit=3) -> list[Suggestion]``: two or three concrete things to
-  do today (answer who is waiting, reconnect with a lapsed contact, ask a question).
+- ``suggestions(waiting, lapsed, now=None, limit=3) -> list[Suggestion]``: two or three
+  concrete things to do today (answer who is waiting, reconnect with a lapsed contact, ask).
 
 Helpers
 
@@ -744,15 +744,21 @@ def lapsed_contacts(
     return lapsed[:limit]
 
 
-def suggestions(status: DayStatus, lapsed: Iterable[Contact], limit: int = 3) -> list[Suggestion]:
-    """Concrete things to do: answer who is waiting (questions first, newest first), reconnect
-    with people gone quiet, else ask something."""
+def suggestions(
+    waiting: WaitingSummary,
+    lapsed: Iterable[Contact],
+    now: datetime | None = None,
+    limit: int = 3,
+) -> list[Suggestion]:
+    """Concrete things to do today: answer who is waiting (questions first, newest first, one
+    per person), reconnect with people gone quiet, else ask something. At most ``limit``."""
+    now = _now(now)
     out: list[Suggestion] = []
-    waiting = sorted(
-        status.waiting.items, key=lambda w: (not w.is_question, -w.created_at.timestamp())
-    )
+    items = sorted(waiting.items, key=lambda w: (not w.is_question, -w.created_at.timestamp()))
     seen: set[tuple[str, str]] = set()
-    for w in waiting:
+    for w in items:
+        if len(out) >= max(1, limit - 1):
+            break
         key = (w.platform, norm_handle(w.author))
         if key in seen:
             continue
@@ -763,19 +769,17 @@ def suggestions(status: DayStatus, lapsed: Iterable[Contact], limit: int = 3) ->
                 kind="answer",
                 text=(
                     f"Answer {w.who}'s {what} on {PLATFORM_NAMES.get(w.platform, w.platform)} "
-                    f'({format_age(w.age)} ago): "{_short(w.text)}"'
+                    f'({format_age(now - w.created_at)} ago): "{_short(w.text)}"'
                 ),
                 person=w.author,
                 platform=w.platform,
                 url=w.url,
             )
         )
-        if len(out) >= max(1, limit - 1):
-            break
     for c in lapsed:
         if len(out) >= limit:
             break
-        weeks = max(1, int((status.end - c.last).days // 7))
+        weeks = max(1, (now - c.last).days // 7)
         out.append(
             Suggestion(
                 kind="reconnect",

@@ -22,6 +22,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engage.cli.cmd_demo",
     "engage.cli.cmd_export",
     "engage.cli.cmd_import",
+    "engage.cli.cmd_account",
+    "engage.cli.cmd_fetch",
+    "engage.cli.cmd_today",
+    "engage.cli.cmd_nudge",
+    "engage.cli.cmd_prompt",
+    "engage.cli.cmd_report",
     "engage.cli.cmd_doctor",
 )
 
@@ -50,6 +56,11 @@ def cli(ctx: click.Context, db: str | None, verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="engage: %(levelname)s %(name)s: %(message)s")
     ctx.obj = AppContext(db_override=db)
+    # every command that writes the database rewrites the goal cache (engage prompt/nudge)
+    from engage import goalcache
+    from engage.store import on_change
+
+    on_change(goalcache.refresh_listener)
 
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,273 @@
+"""The goal-state cache behind ``engage prompt`` and the fast ``engage nudge``.
+
+A shell prompt cannot wait for DuckDB to load, so every engage process that writes the database
+rewrites a small JSON snapshot of today's goal state beside it (``paths.prompt_cache_path``:
+``<db>.prompt``). ``refresh(store)`` is registered with ``engage.store.on_change`` by the CLI (in
+the ``cli`` group callback), so it runs inside fetch, import, label, demo and train just before
+their store closes. It checkpoints the database first, so the database file is not touched
+again after the snapshot is written; a reader can then tell a stale snapshot (one written before
+the database file last changed, or while a write-ahead log exists) and fall back to a live query.
+
+The snapshot (version 1) holds: the day it describes with its UTC bounds and the end of the
+next day, the goal, today's genuine count and people, the streak up to yesterday, the genuine
+counts of the six days before, the people waiting for an answer (up to ten), the median time to
+answer, people the user has not talked with for a month, and quiet-hour windows as UTC epochs.
+``project(snapshot, now)`` turns it into the state at ``now``: when the cached day has ended the
+count restarts at zero and the streak carries over only if the cached day reached the minimum.
+
+Module level imports are standard library only (json, os, time): ``engage prompt`` imports this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from engage.config import Config
+    from engage.store import Store
+
+CACHE_VERSION = 1
+BUILDING_SUFFIX = ".building"  # engage.demo builds the demo under this name, then renames it
+STALE_TOLERANCE_S = 1.0
+QUIET_WINDOW_DAYS = 8
+
+
+def cache_path_for(db: str | os.PathLike[str]) -> str:
+    """``<db>.prompt`` (``paths.prompt_cache_path``); a database being built under a temporary
+    ``.building`` name gets the cache of the name it will be renamed to."""
+    name = os.fspath(db)
+    if name.endswith(BUILDING_SUFFIX):
+        name = name[: -len(BUILDING_SUFFIX)]
+    return name + ".prompt"
+
+
+def read(db: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The snapshot for ``db``, or None when there is none (or it is unreadable)."""
+    try:
+        with open(cache_path_for(db), encoding="utf-8") as fh:
+            snap = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(snap, dict) or snap.get("v") != CACHE_VERSION:
+        return None
+    return snap
+
+
+def is_fresh(snap: dict[str, Any], db: str | os.PathLike[str]) -> bool:
+    """True when nothing has written ``db`` since the snapshot was taken."""
+    name = os.fspath(db)
+    try:
+        mtime = os.stat(name).st_mtime
+    except OSError:
+        return False
+    if os.path.exists(name + ".wal"):
+        return False
+    return bool(mtime <= float(snap.get("written_at", 0)) + STALE_TOLERANCE_S)
+
+
+def project(snap: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
+    """The goal state at ``now`` (epoch seconds) from a snapshot: ``count``, ``min``,
+    ``target``, ``status``, ``streak``, ``rolling_7d``, ``people``, ``waiting`` (items still
+    inside the waiting window) and ``rolled`` (the snapshot's day has ended). None when the
+    snapshot is more than one day behind (a live query is needed for the details)."""
+    now = time.time() if now is None else now
+    gmin = int(snap["goal"]["min"])
+    target = int(snap["goal"]["target"])
+    before = [int(x) for x in snap.get("rolling_before", [])][-6:]
+    if now < snap["day_end"]:
+        count = int(snap["count"])
+        streak = int(snap["streak_before"]) + (1 if count >= gmin else 0)
+        rolling = sum(before) + count
+        people = list(snap.get("people", []))
+        rolled = False
+        day = snap["day"]
+        day_end = snap["day_end"]
+    elif now < snap["next_day_end"]:
+        last = int(snap["count"])
+        count = 0
+        streak = int(snap["streak_before"]) + 1 if last >= gmin else 0
+        rolling = sum(before[1:]) + last
+        people = []
+        rolled = True
+        day = None
+        day_end = snap["next_day_end"]
+    else:
+        return None
+    window = float(snap.get("waiting_days", 14)) * 86400
+    waiting = [w for w in snap.get("waiting", []) if now - float(w["at"]) <= window]
+    return {
+        "day": day,
+        "day_end": day_end,
+        "count": count,
+        "min": gmin,
+        "target": target,
+        "status": "below" if count < gmin else ("met" if count <= target else "exceeded"),
+        "streak": streak,
+        "rolling_7d": rolling,
+        "people": people,
+        "waiting": waiting,
+        "waiting_total": len(waiting)
+        + max(0, int(snap.get("waiting_total", 0)) - len(snap.get("waiting", []))),
+        "median_answer_s": snap.get("median_answer_s"),
+        "lapsed": snap.get("lapsed", []),
+        "unlabelled": 0 if rolled else int(snap.get("unlabelled", 0)),
+        "rolled": rolled,
+    }
+
+
+def in_quiet_hours(snap: dict[str, Any], now: float | None = None) -> bool:
+    """Whether ``now`` falls in the configured quiet hours (from the cached UTC windows; past
+    them, computed with ``zoneinfo`` from the cached zone)."""
+    now = time.time() if now is None else now
+    quiet = snap.get("quiet") or {}
+    start, end = int(quiet.get("start", 0)), int(quiet.get("end", 0))
+    if start == end:
+        return False
+    windows = quiet.get("windows") or []
+    if windows and windows[0][0] - 86400 <= now <= quiet.get("covered_until", 0):
+        return any(a <= now < b for a, b in windows)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    hour = datetime.fromtimestamp(now, ZoneInfo(snap.get("timezone", "UTC"))).hour
+    return hour_is_quiet(hour, start, end)
+
+
+def hour_is_quiet(hour: int, start: int, end: int) -> bool:
+    """Quiet hours run from ``start`` (inclusive) to ``end`` (exclusive), wrapping midnight
+    when ``start > end``; equal values mean no quiet hours."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= hour < end
+    return hour >= start or hour < end
+
+
+# -- writing (imports the goal library lazily) ---------------------------------------------------
+
+
+def quiet_windows(
+    tz_name: str, start: int, end: int, first_day_start: datetime, days: int
+) -> list[list[float]]:
+    """Quiet-hour intervals as UTC epoch pairs for ``days`` calendar days from the local date of
+    ``first_day_start`` (one day earlier too, for windows that wrap midnight)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    if start == end:
+        return []
+    tz = ZoneInfo(tz_name)
+    d0 = first_day_start.astimezone(tz).date() - timedelta(days=1)
+    out: list[list[float]] = []
+    for i in range(days + 1):
+        d = d0 + timedelta(days=i)
+        a = datetime(d.year, d.month, d.day, start, tzinfo=tz).astimezone(UTC)
+        e_day = d if start < end else d + timedelta(days=1)
+        b = datetime(e_day.year, e_day.month, e_day.day, end, tzinfo=tz).astimezone(UTC)
+        out.append([a.timestamp(), b.timestamp()])
+    return out
+
+
+def build(store: Store, config: Config, now: datetime | None = None) -> dict[str, Any]:
+    """The snapshot of the goal state at ``now`` (see the module docstring)."""
+    from datetime import UTC, datetime, timedelta
+
+    from engage import goals
+
+    now = now or datetime.now(UTC)
+    status = goals.day_status(store, config, now=now)
+    clock = goals.DayClock.from_store(store, config, now)
+    series = goals.daily_series(store, config, 7, status.day, now=now, clock=clock)
+    _, next_end = clock.bounds(status.day + timedelta(days=1))
+    lapsed = goals.lapsed_contacts(store, config, now)
+    streak_before = status.streak_days - (1 if status.count >= status.goal.min else 0)
+    qs = int(config.values["nudge"]["quiet_start"])
+    qe = int(config.values["nudge"]["quiet_end"])
+    windows = quiet_windows(clock.tz_name, qs, qe, status.start, QUIET_WINDOW_DAYS)
+    waiting = status.waiting
+    return {
+        "v": CACHE_VERSION,
+        "db": str(store.path),
+        "timezone": clock.tz_name,
+        "day_end_hour": clock.day_end_hour,
+        "goal": {"min": status.goal.min, "target": status.goal.target},
+        "day": status.day.isoformat(),
+        "day_start": status.start.timestamp(),
+        "day_end": status.end.timestamp(),
+        "next_day_end": next_end.timestamp(),
+        "count": status.count,
+        "by_label": status.by_label,
+        "people": [goals.display_handle(_platform_of(status, p), p) for p in status.people],
+        "streak_before": max(0, streak_before),
+        "rolling_before": [p.genuine for p in series[:-1]],
+        "unlabelled": status.unlabelled,
+        "waiting_days": waiting.window_days,
+        "waiting_total": len(waiting.items),
+        "waiting": [
+            {
+                "platform": w.platform,
+                "author": w.author,
+                "who": w.who,
+                "at": w.created_at.timestamp(),
+                "question": w.is_question,
+                "kind": w.kind,
+                "url": w.url,
+            }
+            for w in waiting.items[:10]
+        ],
+        "median_answer_s": (
+            waiting.median_answer.total_seconds() if waiting.median_answer is not None else None
+        ),
+        "lapsed": [
+            {"platform": c.platform, "who": c.who, "last": c.last.timestamp(), "posts": c.posts}
+            for c in lapsed
+        ],
+        "quiet": {
+            "start": qs,
+            "end": qe,
+            "windows": windows,
+            "covered_until": windows[-1][0] if windows else 0,
+        },
+    }
+
+
+def _platform_of(status: Any, person: str) -> str:
+    for it in status.interactions:
+        if person in it.people:
+            return str(it.platform)
+    return ""
+
+
+def write(path: str, snap: dict[str, Any]) -> None:
+    """Write the snapshot atomically (a prompt never reads half a file)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(snap, fh, separators=(",", ":"))
+    os.replace(tmp, path)
+
+
+def refresh(store: Store, config: Config | None = None, now: datetime | None = None) -> str:
+    """Record the configured time zone, checkpoint, and rewrite the cache of ``store``'s
+    database. The ``on_change`` listener; returns the cache path."""
+    from engage import goals
+    from engage.config import load_config
+
+    config = config or load_config()
+    if not store.read_only:
+        goals.record_timezone(store, config, now)
+        store.goal_checkpoint()
+    snap = build(store, config, now)
+    snap["written_at"] = time.time()
+    path = cache_path_for(store.path)
+    write(path, snap)
+    return path
+
+
+def refresh_listener(store: Store) -> None:
+    """``engage.store.on_change`` listener: ``refresh`` with the config loaded afresh."""
+    refresh(store)
