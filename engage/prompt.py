@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 from engage import goalcache
 
@@ -42,7 +43,7 @@ def _db_path(db: str | None) -> str:
 
 
 def segment(
-    snap: dict[str, object],
+    snap: dict[str, Any],
     now: float | None = None,
     *,
     ascii_only: bool = False,
@@ -51,14 +52,14 @@ def segment(
 ) -> str:
     """The prompt text for a cached snapshot at ``now``."""
     now = time.time() if now is None else now
-    view = goalcache.project(snap, now)  # type: ignore[arg-type]
+    view = goalcache.project(snap, now)
     if view is None:  # the cache is more than a day old: nothing counted since
         goal = snap["goal"]
         view = {
             "count": 0,
             "target": goal["target"],
             "min": goal["min"],
-            "streak": 0,  # type: ignore[index]
+            "streak": 0,
             "status": "below",
             "waiting_total": 0,
         }

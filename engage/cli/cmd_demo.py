@@ -64,3 +64,7 @@ def command(app: AppContext, out: str | None) -> None:
         click.echo(line)
     click.echo("")
     click.echo(f"Try: engage --db {result.path} export --format csv | head")
+    from engage.cli.cmd_today import demo_lines  # the goal tracker on Pat's story
+
+    for line in demo_lines(result.path, app.config):
+        click.echo(line)

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
 from engage import goals
 from engage.cli._common import AppContext, parse_date, pass_app
+
+if TYPE_CHECKING:
+    from engage.config import Config
 
 
 def render(st: goals.DayStatus, now: datetime) -> list[str]:
@@ -118,3 +123,22 @@ def command(app: AppContext, day: str | None, as_json_flag: bool) -> None:
         return
     for line in render(st, now):
         click.echo(line)
+
+
+def demo_lines(path: Path, config: Config, now: datetime | None = None) -> list[str]:
+    """What ``engage demo`` shows of the goal tracker: today, the nudge and yesterday's report."""
+    from engage import nudge, report
+    from engage.store import open_store
+
+    now = now or datetime.now(UTC)
+    with open_store(path, read_only=True) as store:
+        st = goals.day_status(store, config, None, now)
+        view = nudge.live_view(store, config, now)
+        data = report.build_report(store, config, None, now)
+    lines = ["", f"$ engage --db {path} today"]
+    lines += render(st, now)
+    lines += ["", f"$ engage --db {path} nudge"]
+    lines.append(nudge.compose(view, now.timestamp()))
+    lines += ["", f"$ engage --db {path} report   (yesterday; --format markdown|html|json)"]
+    lines += report.render(data, "text").rstrip("\n").splitlines()
+    return lines
