@@ -71,7 +71,11 @@ def _timezone(v: Any) -> str | None:
 
 
 SCHEMA: dict[str, dict[str, Check]] = {
-    "goal": {"min": _int_range(1, 50), "target": _int_range(1, 50)},
+    "goal": {
+        "min": _int_range(1, 50),
+        "target": _int_range(1, 50),
+        "waiting_days": _int_range(1, 365),
+    },
     "time": {"timezone": _timezone, "day_end_hour": _int_range(0, 23)},
     "identity": {"own_domains": _string_list},
     "automation": {"apps": _string_list, "suites": _string_list},

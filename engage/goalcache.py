@@ -192,7 +192,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> dict[str
     waiting = status.waiting
     return {
         "v": CACHE_VERSION,
-        "db": str(store.path),
+        "db": cache_path_for(store.path)[: -len(".prompt")],
         "timezone": clock.tz_name,
         "day_end_hour": clock.day_end_hour,
         "goal": {"min": status.goal.min, "target": status.goal.target},

@@ -681,7 +681,7 @@ def automation_sources(
 
 
 def _waiting_days(config: Config) -> int:
-    return int(config.values.get("goal", {}).get("waiting_days", 14))
+    return int(config.values["goal"]["waiting_days"])
 
 
 def waiting_for_you(store: Store, config: Config, now: datetime | None = None) -> WaitingSummary:
