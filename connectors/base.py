@@ -13,7 +13,8 @@ constructor argument so tests can hand it a client pointed at a local fake serve
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -122,11 +123,18 @@ class AccountInfo:
 
 @dataclass(frozen=True, slots=True)
 class FetchSettings:
-    """Limits a fetch runs under (from the ``[fetch]`` config section and CLI options)."""
+    """Limits a fetch runs under (from the ``[fetch]`` config section and CLI options).
+
+    ``sleep`` and ``clock`` are what rate-limit waits and backoff use (tests pass fakes so they
+    never really wait); ``on_wait(seconds, reason)`` is told before each wait (progress display).
+    """
 
     max_retries: int = 5
     max_rate_limit_wait: float = 900.0
     x_max_reads: int = 500
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    on_wait: Callable[[float, str], None] | None = None
 
 
 class Connector(abc.ABC):

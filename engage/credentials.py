@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,32 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class SecretMap(Mapping[str, Any]):
+    """One account's stored values for a connector. Strings are held as ``Secret`` and handed out
+    only when a key is read (the connector passes them straight to its SDK); the mapping's repr
+    shows the keys, never the values, so logging it leaks nothing."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._data = {k: Secret(v) if isinstance(v, str) else v for k, v in values.items()}
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        return value.reveal() if isinstance(value, Secret) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"SecretMap(keys={sorted(self._data)!r})"
+
+    __str__ = __repr__
 
 
 def _path(path: Path | None) -> Path:
