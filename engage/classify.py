@@ -1,0 +1,1111 @@
+"""The post classifier: one of five labels, a confidence and a readable reason for every post.
+
+Labels are those of LABELS.md (``auto_promo``, ``share``, ``ask``, ``answer``, ``comment``).
+Definitional cases are decided before the model and say so in their reason: a repost without own
+words is ``share``; a post made by a pure automation or cross-posting app is ``auto_promo``.
+Everything else goes through one scikit-learn ``Pipeline`` (a ``ColumnTransformer`` of hashed
+text n-grams, hashed posting-app words and structural/context features, then a logistic
+regression), built by ``make_pipeline`` and fed by ``engage.features.build_frame``.
+
+Models are saved with ``skops`` and loaded with a fixed list of trusted types, never pickle. The
+shipped model lives in ``models/`` (``paths.models_dir()``); ``engage train`` writes a personal
+model to ``paths.personal_model_dir()``. A model saved by another scikit-learn version is not
+used: engage says so once and falls back (personal -> shipped -> retrained from the shipped
+corpus, which takes seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from connectors.base import POST_KINDS, Post
+from engage import paths
+from engage.config import Config
+from engage.errors import ModelError, UsageError
+from engage.features import (
+    FEATURE_VERSION,
+    N_STRUCT,
+    AppTokens,
+    FastTextHasher,
+    FeatureFrame,
+    FeatureSettings,
+    StructColumns,
+    build_frame,
+)
+from engage.store import LABELS, LabelRow, Store
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "classifier.skops"
+CARD_FILE = "model_card.json"
+PERSONAL_FILE = "personal.skops"
+PERSONAL_CARD = "personal_card.json"
+
+# Types a saved model may contain beyond what skops trusts by default. Loading never trusts
+# anything else (never ``trusted=True``, never pickle).
+TRUSTED_TYPES: list[str] = [
+    "engage.features.AppTokens",
+    "engage.features.FastTextHasher",
+    "engage.features.StructColumns",
+]
+
+# Held-out split: whole personas (batch + persona, "b03-mizuki") whose SHA-256 falls in this
+# bucket of HELDOUT_BUCKETS are never trained on by the shipped model.
+HELDOUT_BUCKETS = 5
+HELDOUT_BUCKET = 0
+
+DEFAULT_C = 8.0
+STRUCT_WEIGHT = 1.0
+CORRECTION_WEIGHT = 25.0
+PSEUDO_WEIGHT = 0.5
+RULE_CONFIDENCE = {"repost": 0.99, "automation": 0.97}
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------
+
+
+def make_pipeline(C: float = DEFAULT_C, struct_weight: float = STRUCT_WEIGHT) -> Pipeline:
+    """The classifier: text, app words and structure side by side, then a logistic regression."""
+    features = ColumnTransformer(
+        [
+            ("text", FastTextHasher(), 0),
+            ("app", AppTokens(), 1),
+            ("struct", StructColumns(weight=struct_weight), list(range(2, 2 + N_STRUCT))),
+        ],
+        sparse_threshold=1.0,
+    )
+    return Pipeline(
+        [
+            ("features", features),
+            ("model", LogisticRegression(C=C, max_iter=3000, class_weight="balanced")),
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LabelledPost:
+    post: Post
+    label: str
+    group: str  # whose history it belongs to ("b03-mizuki" in the corpus)
+    row_id: str = ""
+
+
+def corpus_dir() -> Path:
+    return paths.models_dir() / "corpus"
+
+
+def corpus_files(folder: Path | None = None) -> list[Path]:
+    folder = folder or corpus_dir()
+    return sorted(folder.glob("*.jsonl"))
+
+
+def corpus_hash(files: Sequence[Path]) -> str:
+    """SHA-256 over the corpus files' names and bytes, in name order."""
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda p: p.name):
+        h.update(f.name.encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def load_corpus(folder: Path | None = None) -> list[LabelledPost]:
+    """Every labelled post of the shipped corpus (a line that cannot be read is skipped)."""
+    rows: list[LabelledPost] = []
+    for path in corpus_files(folder):
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    post = post_from_json(obj, f"{path.name}:{lineno}")
+                    label = obj["label"]
+                    if label not in LABELS:
+                        raise ValueError(f"unknown label {label!r}")
+                except (ValueError, KeyError, TypeError, UsageError) as exc:
+                    log.warning("corpus %s line %d skipped: %s", path.name, lineno, exc)
+                    continue
+                rid = str(obj.get("id") or f"{path.stem}-{lineno}")
+                group = rid.rsplit("-", 1)[0] if rid.count("-") >= 2 else str(obj.get("persona"))
+                rows.append(LabelledPost(post, label, group, rid))
+    return rows
+
+
+def is_heldout(group: str) -> bool:
+    digest = hashlib.sha256(group.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % HELDOUT_BUCKETS == HELDOUT_BUCKET
+
+
+def split_corpus(rows: Sequence[LabelledPost]) -> tuple[list[LabelledPost], list[LabelledPost]]:
+    train = [r for r in rows if not is_heldout(r.group)]
+    test = [r for r in rows if is_heldout(r.group)]
+    return train, test
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON posts (engage classify --jsonl, engage eval --data)
+# ---------------------------------------------------------------------------------------------
+
+_STR_FIELDS = ("platform", "account", "text", "kind", "reply_to_user", "client", "lang", "url")
+
+
+def post_from_json(obj: Any, where: str) -> Post:
+    """A ``Post`` from one JSON object; a wrong type is a ``UsageError`` naming ``where``."""
+    if not isinstance(obj, dict):
+        raise UsageError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name in _STR_FIELDS:
+        v = obj.get(name)
+        if v is not None and not isinstance(v, str):
+            raise UsageError(f"{where}: field {name!r} must be a string or null")
+    pid = obj.get("post_id", obj.get("id"))
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, str | int)):
+        raise UsageError(f"{where}: field 'post_id' must be a string")
+    for name in ("urls", "mentions"):
+        v = obj.get(name)
+        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+            raise UsageError(f"{where}: field {name!r} must be a list of strings")
+    kind = obj.get("kind") or "post"
+    if kind not in POST_KINDS:
+        raise UsageError(f"{where}: field 'kind' must be one of {', '.join(POST_KINDS)}")
+    created = obj.get("created_at")
+    if created is None:
+        when = datetime(1970, 1, 1, tzinfo=UTC)
+    elif isinstance(created, str):
+        try:
+            when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"{where}: field 'created_at' is not an ISO 8601 time") from None
+    else:
+        raise UsageError(f"{where}: field 'created_at' must be an ISO 8601 string")
+    return Post(
+        platform=obj.get("platform") or "x",
+        account=obj.get("account") or "",
+        post_id=str(pid) if pid is not None else where,
+        created_at=when,
+        text=obj.get("text") or "",
+        kind=kind,
+        url=obj.get("url"),
+        reply_to_user=obj.get("reply_to_user"),
+        urls=list(obj.get("urls") or []),
+        mentions=list(obj.get("mentions") or []),
+        client=obj.get("client"),
+        lang=obj.get("lang"),
+        source="jsonl",
+    )
+
+
+def read_jsonl_posts(path: Path, *, labelled: bool = False) -> list[tuple[Post, str | None]]:
+    """Posts of a JSON-lines file, with their ``label`` when ``labelled``. Any bad line is a
+    ``UsageError`` naming the file and the line."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    out: list[tuple[Post, str | None]] = []
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    with fh:
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
+                post = post_from_json(obj, where)
+                label = None
+                if labelled:
+                    label = obj.get("label")
+                    if label not in LABELS:
+                        raise UsageError(
+                            f"{where}: field 'label' must be one of {', '.join(LABELS)}"
+                        )
+                out.append((post, label))
+        except UnicodeDecodeError:
+            raise UsageError(f"{path}: not UTF-8 text") from None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings from the config
+# ---------------------------------------------------------------------------------------------
+
+
+def settings_from_config(config: Config | None) -> FeatureSettings:
+    if config is None:
+        from engage.config import load_config
+
+        config = load_config()
+    return FeatureSettings.from_lists(config.own_domains, config.automation_apps, config.suite_apps)
+
+
+def _default_settings() -> FeatureSettings:
+    """What the shipped model is trained with: the default config's app lists, no own domains
+    (the corpus personas' own domains are inferred from their histories)."""
+    import tomllib
+
+    with paths.default_config_file().open("rb") as fh:
+        raw = tomllib.load(fh)
+    auto = raw.get("automation", {})
+    return FeatureSettings.from_lists([], auto.get("apps", []), auto.get("suites", []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Prediction: rules, model, reasons
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+    reason: str
+
+
+def rule_labels(frame: FeatureFrame) -> list[str | None]:
+    """Labels that follow from the definition alone (LABELS.md rules 1 and 2)."""
+    out: list[str | None] = []
+    for rep, kind in zip(frame.repost_of, frame.app_kind, strict=True):
+        if rep is not None:
+            out.append("share")
+        elif kind == "automation":
+            out.append("auto_promo")
+        else:
+            out.append(None)
+    return out
+
+
+def _plural(n: float, word: str) -> str:
+    k = int(n)
+    return f"{k} {word}" if k == 1 else f"{k} {word}s"
+
+
+def _context_evidence(frame: FeatureFrame, i: int) -> list[str]:
+    ev: list[str] = []
+    dom = frame.own_domain[i]
+    if dom:
+        if frame.own_domain_inferred[i]:
+            ev.append(f"links to {dom}, which your posts link to again and again")
+        else:
+            ev.append(f"links to your own site {dom}")
+    lc = frame.link_count[i]
+    wc = frame.wording_count[i]
+    if wc >= 2:
+        ev.append(f"same wording as {_plural(wc - 1, 'other post')}")
+    elif lc >= 2:
+        ev.append(f"same link posted {int(lc)} times")
+    elif frame.opening_count[i] >= 3:
+        ev.append(f'opens with "{frame.opening[i]}" like {int(frame.opening_count[i]) - 1} others')
+    if frame.struct[i, 25] > 0:  # scheduled_minute
+        ev.append(
+            f"{int(frame.minute_count[i])} posts from this app at the same minute past the hour"
+        )
+    return ev
+
+
+def _app_evidence(frame: FeatureFrame, i: int) -> str | None:
+    client = frame.client[i]
+    kind = frame.app_kind[i]
+    if not client:
+        return None
+    if kind == "automation":
+        return f"posted by {client}, an automation app"
+    if kind == "suite":
+        return f"posted with {client}, a scheduling suite"
+    if kind == "read_later":
+        return f"posted by {client}, a read-later app"
+    return None
+
+
+def _reply_evidence(frame: FeatureFrame, i: int) -> str | None:
+    if frame.reply_to_self[i]:
+        return "continues your own thread"
+    who = frame.reply_to[i]
+    if frame.struct[i, 1] > 0:  # kind_reply
+        return f"reply to @{who}" if who else "a reply"
+    if frame.struct[i, 2] > 0:
+        return "quote post"
+    return None
+
+
+def _words_evidence(frame: FeatureFrame, i: int) -> str:
+    w = round(float(frame.own_words[i]))
+    links = int(frame.n_links[i])
+    if w == 0:
+        return "a link with no words of its own" if links else "no words of its own"
+    if links:
+        return f"a link with {_plural(w, 'word')} of your own"
+    return f"{_plural(w, 'word')} of your own, no link"
+
+
+def build_reason(frame: FeatureFrame, i: int, label: str, rule: str | None) -> str:
+    """A short readable reason from this post's own evidence, semicolon-separated."""
+    parts: list[str] = []
+    if rule == "share":
+        target = frame.repost_of[i]
+        who = f" of @{target}" if target else ""
+        return f"repost{who} with no words of its own; a repost is always share (rule)"
+    if rule == "auto_promo":
+        parts.append(f"posted by {frame.client[i]}, a pure automation app (rule: machine-made)")
+        parts += _context_evidence(frame, i)
+        return "; ".join(parts)
+    nq = frame.n_questions[i]
+    reply = _reply_evidence(frame, i)
+    app = _app_evidence(frame, i)
+    if label == "auto_promo":
+        if app:
+            parts.append(app)
+        parts += _context_evidence(frame, i)
+        if frame.struct[i, 14] >= math.log1p(2):
+            parts.append(f"{_plural(math.expm1(frame.struct[i, 14]) + 0.5, 'hashtag')}")
+        if not parts:
+            parts.append("one-way announcement" + (" with a link" if frame.n_links[i] else ""))
+        if not nq:
+            parts.append("invites no conversation")
+    elif label == "share":
+        if reply:
+            parts.append(reply)
+        if app:
+            parts.append(app)
+        parts.append(_words_evidence(frame, i))
+        if frame.own_domain[i] is None and frame.n_links[i]:
+            parts.append("someone else's content")
+    elif label == "ask":
+        if reply:
+            parts.append(reply)
+        parts.append(f"asks {_plural(nq, 'question')}" if nq else "asks without a question mark")
+        if app:
+            parts.append(app)
+    elif label == "answer":
+        parts.append(f"{reply} that gives information or help" if reply else "gives information")
+        parts.append(f"{_plural(frame.own_words[i] + 0.5, 'word')} of your own")
+    else:  # comment
+        if reply:
+            parts.append(f"{reply} that reacts")
+        parts.append(_words_evidence(frame, i))
+        if nq:
+            parts.append("question mark but no real question")
+        if app:
+            parts.append(app)
+    return "; ".join(parts)
+
+
+def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
+    """Labels, confidences and reasons for the posts of ``frame``."""
+    n = len(frame)
+    if n == 0:
+        return []
+    rules = rule_labels(frame)
+    todo = np.array([r is None for r in rules])
+    labels: list[str] = [r or "" for r in rules]
+    conf = np.zeros(n)
+    for i, r in enumerate(rules):
+        if r == "share":
+            conf[i] = RULE_CONFIDENCE["repost"]
+        elif r == "auto_promo":
+            conf[i] = RULE_CONFIDENCE["automation"]
+    if todo.any():
+        idx = np.flatnonzero(todo)
+        proba = model.predict_proba(frame.X[idx])
+        classes = np.asarray(model.classes_)
+        best = proba.argmax(axis=1)
+        for j, k in enumerate(idx.tolist()):
+            labels[k] = str(classes[best[j]])
+        conf[idx] = proba[np.arange(len(idx)), best]
+    return [
+        Prediction(labels[i], round(float(conf[i]), 4), build_reason(frame, i, labels[i], rules[i]))
+        for i in range(n)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Model files: save, load, find the active one
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ActiveModel:
+    pipeline: Pipeline
+    card: dict[str, Any]
+    kind: str  # "shipped", "personal" or "retrained"
+    path: Path | None
+    note: str | None = None  # why a fallback happened
+
+    @property
+    def version(self) -> str:
+        return str(self.card["model_version"])
+
+    @property
+    def macro_f1(self) -> float | None:
+        v = self.card.get("scores", {}).get("heldout", {}).get("macro_f1")
+        return float(v) if v is not None else None
+
+
+def save_model(pipeline: Pipeline, path: Path) -> None:
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".skops", dir=path.parent)
+    os.close(fd)
+    try:
+        sio.dump(pipeline, tmp)
+        os.chmod(tmp, 0o644)  # a model holds no secret; mkstemp's 0600 would surprise git
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_model_file(path: Path) -> Pipeline:
+    """Load a skops model trusting only ``TRUSTED_TYPES`` plus what skops trusts by default."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise ModelError(
+            f"model {path} contains types engage does not trust ({', '.join(unexpected)}); "
+            "run 'engage train --reset'"
+        )
+    model = sio.load(path, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    if not isinstance(model, Pipeline):
+        raise ModelError(f"model {path} is not a scikit-learn Pipeline; run 'engage train --reset'")
+    return model
+
+
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model card {path} cannot be read ({exc})") from None
+    if not isinstance(card, dict) or "model_version" not in card:
+        raise ModelError(f"model card {path} has no model_version")
+    return card
+
+
+def _compatible(card: dict[str, Any], path: Path) -> None:
+    made_with = card.get("versions", {}).get("scikit-learn")
+    if made_with != sklearn.__version__:
+        raise ModelError(
+            f"model {path} was made with scikit-learn {made_with}, this is {sklearn.__version__}"
+        )
+    if card.get("feature_version") != FEATURE_VERSION:
+        raise ModelError(
+            f"model {path} uses features v{card.get('feature_version')}, this engage has "
+            f"v{FEATURE_VERSION}"
+        )
+
+
+def _load_pair(model_path: Path, card_path: Path, kind: str) -> ActiveModel:
+    if not model_path.is_file():
+        raise ModelError(f"no model at {model_path}")
+    card = _read_card(card_path)
+    _compatible(card, model_path)
+    try:
+        pipe = load_model_file(model_path)
+    except ModelError:
+        raise
+    except Exception as exc:  # a damaged file or skops refusing it: a fallback, not a crash
+        raise ModelError(
+            f"model {model_path} cannot be loaded ({type(exc).__name__}: {exc})"
+        ) from None
+    return ActiveModel(pipe, card, kind, model_path)
+
+
+def load_shipped_model() -> ActiveModel:
+    """The shipped model, or (when it cannot be used here) one retrained from the shipped
+    corpus, cached under the personal model folder."""
+    folder = paths.models_dir()
+    try:
+        return _load_pair(folder / MODEL_FILE, folder / CARD_FILE, "shipped")
+    except ModelError as exc:
+        reason = exc.message
+    cache = paths.personal_model_dir() / "retrained"
+    try:
+        model = _load_pair(cache / MODEL_FILE, cache / CARD_FILE, "retrained")
+        if model.card.get("corpus_sha256") == corpus_hash(corpus_files()):
+            model.note = f"{reason}; using the model retrained here from the shipped corpus"
+            return model
+    except ModelError:
+        pass
+    log.warning("%s; retraining from the shipped corpus (a few seconds)", reason)
+    if not corpus_files():
+        raise ModelError(f"{reason}; and no shipped corpus to retrain from in {corpus_dir()}")
+    pipe, card = train_shipped(select_c=False)
+    card["model_version"] = f"{card['model_version']}-sk{sklearn.__version__}"
+    try:
+        save_model(pipe, cache / MODEL_FILE)
+        _write_json(cache / CARD_FILE, card)
+    except OSError as exc:
+        log.warning("cannot cache the retrained model in %s: %s", cache, exc)
+    return ActiveModel(pipe, card, "retrained", None, note=f"{reason}; retrained from corpus")
+
+
+_ACTIVE: dict[tuple[Any, ...], ActiveModel] = {}
+
+
+def _file_sig(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def active_model() -> ActiveModel:
+    """The personal model if there is a usable one, else the shipped model (cached per process
+    until one of the files changes)."""
+    pdir = paths.personal_model_dir()
+    sig = (
+        str(pdir),
+        _file_sig(pdir / PERSONAL_FILE),
+        _file_sig(pdir / PERSONAL_CARD),
+        _file_sig(paths.models_dir() / MODEL_FILE),
+    )
+    cached = _ACTIVE.get(sig)
+    if cached is not None:
+        return cached
+    model: ActiveModel | None = None
+    if (pdir / PERSONAL_FILE).exists():
+        try:
+            model = _load_pair(pdir / PERSONAL_FILE, pdir / PERSONAL_CARD, "personal")
+        except ModelError as exc:
+            log.warning("%s; using the shipped model (run 'engage train' to rebuild yours)", exc)
+            model = load_shipped_model()
+            model.note = f"{exc.message}; using the shipped model"
+    if model is None:
+        model = load_shipped_model()
+    _ACTIVE.clear()
+    _ACTIVE[sig] = model
+    return model
+
+
+def describe_model() -> str:
+    """One line for ``engage doctor``: which model is active, its version and macro-F1."""
+    model = active_model()
+    f1 = model.macro_f1
+    score = f"held-out macro-F1 {f1:.3f}" if f1 is not None else "no held-out score"
+    where = f" ({model.path})" if model.path else ""
+    extra = f"; note: {model.note}" if model.note else ""
+    return f"{model.kind} model {model.version}{where}; {score}{extra}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Labelling
+# ---------------------------------------------------------------------------------------------
+
+
+def classify_posts(
+    posts: Sequence[Post],
+    config: Config | None = None,
+    *,
+    groups: Sequence[Hashable] | None = None,
+    model: ActiveModel | None = None,
+    settings: FeatureSettings | None = None,
+) -> list[Prediction]:
+    """Label ``posts``; context features compare each post with the others of its group
+    (default: its platform and account)."""
+    model = model or active_model()
+    settings = settings or settings_from_config(config)
+    frame = build_frame(posts, settings, groups)
+    return predict_frame(model.pipeline, frame)
+
+
+def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int]:
+    """Label every post that has no label yet, or whose label came from another model version
+    and is not corrected by the user. Returns the number of posts labelled per label."""
+    model = active_model()
+    targets = store.posts_needing_labels(model.version)
+    if not targets:
+        return {}
+    settings = settings_from_config(config)
+    by_account: dict[tuple[str, str], set[str]] = {}
+    for platform, account, post_id in targets:
+        by_account.setdefault((platform, account), set()).add(post_id)
+    counts: Counter[str] = Counter()
+    for (platform, account), wanted in sorted(by_account.items()):
+        history = [
+            p for batch in store.iter_posts(account=account, platform=platform) for p in batch
+        ]
+        preds = classify_posts(history, model=model, settings=settings)
+        rows = [
+            LabelRow(p.platform, p.post_id, pred.label, pred.confidence, pred.reason, model.version)
+            for p, pred in zip(history, preds, strict=True)
+            if p.post_id in wanted
+        ]
+        with store.transaction():
+            store.save_labels(rows)
+        counts.update(r.label for r in rows)
+    return {label: counts[label] for label in LABELS if counts[label]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scores:
+    labels: tuple[str, ...]
+    precision: dict[str, float]
+    recall: dict[str, float]
+    f1: dict[str, float]
+    support: dict[str, int]
+    macro_f1: float
+    accuracy: float
+    confusion: list[list[int]]  # rows: gold label, columns: predicted, in ``labels`` order
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "macro_f1": round(self.macro_f1, 4),
+            "accuracy": round(self.accuracy, 4),
+            "n": self.n,
+            "per_label": {
+                lab: {
+                    "precision": round(self.precision[lab], 4),
+                    "recall": round(self.recall[lab], 4),
+                    "f1": round(self.f1[lab], 4),
+                    "support": self.support[lab],
+                }
+                for lab in self.labels
+            },
+            "confusion": {"labels": list(self.labels), "rows_gold_cols_predicted": self.confusion},
+        }
+
+
+def score(gold: Sequence[str], pred: Sequence[str]) -> Scores:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(LABELS)
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0.0)
+    present = [i for i, lab in enumerate(labels) if s[i] > 0 or lab in pred]
+    macro = float(np.mean([f[i] for i in present])) if present else 0.0
+    cm = confusion_matrix(gold, pred, labels=labels)
+    acc = float(np.mean([g == q for g, q in zip(gold, pred, strict=True)])) if gold else 0.0
+    return Scores(
+        labels=tuple(labels),
+        precision={lab: float(p[i]) for i, lab in enumerate(labels)},
+        recall={lab: float(r[i]) for i, lab in enumerate(labels)},
+        f1={lab: float(f[i]) for i, lab in enumerate(labels)},
+        support={lab: int(s[i]) for i, lab in enumerate(labels)},
+        macro_f1=macro,
+        accuracy=acc,
+        confusion=[[int(x) for x in row] for row in cm],
+        n=len(gold),
+    )
+
+
+def evaluate(rows: Sequence[LabelledPost], model: ActiveModel, settings: FeatureSettings) -> Scores:
+    preds = classify_posts(
+        [r.post for r in rows], model=model, settings=settings, groups=[r.group for r in rows]
+    )
+    return score([r.label for r in rows], [p.label for p in preds])
+
+
+@dataclass
+class EvalResult:
+    source: str
+    model: str
+    scores: Scores
+
+
+def evaluate_active(data: Path | None = None, config: Config | None = None) -> EvalResult:
+    """Scores of the active model on the shipped held-out split, or on a labelled JSONL file
+    (whose posts are one account's history, or one per ``persona`` field when given)."""
+    model = active_model()
+    if data is None:
+        _, test = split_corpus(load_corpus())
+        if not test:
+            raise ModelError(f"no held-out posts in {corpus_dir()}")
+        scores = evaluate(test, model, _default_settings())
+        source = f"shipped held-out split ({len(test)} posts, whole personas never trained on)"
+    else:
+        items = read_jsonl_posts(data, labelled=True)
+        if not items:
+            raise UsageError(f"{data}: no posts in the file")
+        groups = _file_groups(data)
+        rows = [LabelledPost(p, str(lab), g) for (p, lab), g in zip(items, groups, strict=True)]
+        scores = evaluate(rows, model, settings_from_config(config))
+        source = f"{data} ({len(rows)} posts)"
+    return EvalResult(source, f"{model.kind} model {model.version}", scores)
+
+
+def _file_groups(path: Path) -> list[str]:
+    groups = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            groups.append(str(obj.get("persona") or "file"))
+    return groups
+
+
+def classify_jsonl(path: Path, config: Config | None = None) -> list[dict[str, Any]]:
+    """``engage classify --jsonl``: label the posts of a file as one account's history."""
+    items = read_jsonl_posts(path)
+    posts = [p for p, _ in items]
+    preds = classify_posts(posts, config, groups=["file"] * len(posts))
+    return [
+        {"post_id": p.post_id, "label": r.label, "confidence": r.confidence, "reason": r.reason}
+        for p, r in zip(posts, preds, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+
+def _library_versions() -> dict[str, str]:
+    import scipy
+    import skops
+
+    return {
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def fit_pipeline(
+    rows: Sequence[LabelledPost],
+    settings: FeatureSettings,
+    C: float = DEFAULT_C,
+    weights: Sequence[float] | None = None,
+) -> Pipeline:
+    frame = build_frame([r.post for r in rows], settings, [r.group for r in rows])
+    pipe = make_pipeline(C)
+    y = np.array([r.label for r in rows])
+    if weights is None:
+        pipe.fit(frame.X, y)
+    else:
+        pipe.fit(frame.X, y, model__sample_weight=np.asarray(weights, dtype=float))
+    return pipe
+
+
+def persona_folds(groups: Sequence[str], k: int) -> np.ndarray:
+    """Fold of each row by a hash of its group: whole personas move together."""
+    uniq = sorted(set(groups))
+    fold_of = {
+        g: int.from_bytes(hashlib.sha256(("fold:" + g).encode()).digest()[:8], "big") % k
+        for g in uniq
+    }
+    return np.array([fold_of[g] for g in groups])
+
+
+def cross_validate(
+    rows: Sequence[LabelledPost], settings: FeatureSettings, C: float, k: int = 5
+) -> Scores:
+    """Persona-grouped k-fold cross-validation on ``rows`` (rules applied as in use)."""
+    folds = persona_folds([r.group for r in rows], k)
+    frame = build_frame([r.post for r in rows], settings, [r.group for r in rows])
+    y = np.array([r.label for r in rows])
+    pred = np.empty(len(rows), dtype=object)
+    for f in range(k):
+        tr = folds != f
+        te = ~tr
+        if not te.any():
+            continue
+        pipe = make_pipeline(C)
+        pipe.fit(frame.X[tr], y[tr])
+        sub = _subframe(frame, np.flatnonzero(te))
+        pred[te] = [p.label for p in predict_frame(pipe, sub)]
+    return score(list(y), [str(p) for p in pred])
+
+
+def _subframe(frame: FeatureFrame, idx: np.ndarray) -> FeatureFrame:
+    """Rows ``idx`` of a frame (context features stay those computed on the whole history)."""
+
+    def pick(seq: Any) -> Any:
+        if isinstance(seq, np.ndarray):
+            return seq[idx]
+        return [seq[i] for i in idx]
+
+    return FeatureFrame(
+        X=frame.X[idx],
+        struct=frame.struct[idx],
+        client=pick(frame.client),
+        app_kind=pick(frame.app_kind),
+        repost_of=pick(frame.repost_of),
+        own_domain=pick(frame.own_domain),
+        own_domain_inferred=pick(frame.own_domain_inferred),
+        link_count=pick(frame.link_count),
+        wording_count=pick(frame.wording_count),
+        opening=pick(frame.opening),
+        opening_count=pick(frame.opening_count),
+        minute_count=pick(frame.minute_count),
+        reply_to=pick(frame.reply_to),
+        reply_to_self=pick(frame.reply_to_self),
+        n_questions=pick(frame.n_questions),
+        own_words=pick(frame.own_words),
+        n_links=pick(frame.n_links),
+    )
+
+
+C_GRID = (2.0, 8.0, 32.0)
+
+
+def train_shipped(select_c: bool = True) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit the shipped model on the training part of the corpus (C chosen by persona-grouped
+    cross-validation on that part only) and score it on the held-out split."""
+    files = corpus_files()
+    rows = load_corpus()
+    train, test = split_corpus(rows)
+    settings = _default_settings()
+    cv: dict[str, Any] = {}
+    best_c = DEFAULT_C
+    if select_c:
+        best = -1.0
+        for c in C_GRID:
+            s = cross_validate(train, settings, c)
+            cv[str(c)] = round(s.macro_f1, 4)
+            if s.macro_f1 > best:
+                best, best_c = s.macro_f1, c
+    pipe = fit_pipeline(train, settings, best_c)
+    data_hash = corpus_hash(files)
+    version_src = f"{data_hash}:{FEATURE_VERSION}:{best_c}"
+    version = "shipped-" + hashlib.sha256(version_src.encode()).hexdigest()[:10]
+    provisional = ActiveModel(pipe, {"model_version": version}, "shipped", None)
+    held = evaluate(test, provisional, settings) if test else None
+    card: dict[str, Any] = {
+        "model_version": version,
+        "kind": "shipped",
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "labels": list(LABELS),
+        "feature_version": FEATURE_VERSION,
+        "corpus_sha256": data_hash,
+        "corpus_files": [f.name for f in files],
+        "corpus_posts": len(rows),
+        "train_posts": len(train),
+        "heldout_posts": len(test),
+        "heldout_personas": sorted({r.group for r in test}),
+        "split": (
+            f"persona-level: SHA-256 of the batch+persona id prefix (e.g. 'b03-mizuki'), first 8 "
+            f"bytes as a big-endian integer, modulo {HELDOUT_BUCKETS} == {HELDOUT_BUCKET} is "
+            "held out"
+        ),
+        "hyperparameters": {"C": best_c, "class_weight": "balanced", "struct_weight": 1.0},
+        "cv_macro_f1_by_C": cv,
+        "versions": _library_versions(),
+        "scores": {"heldout": held.to_dict() if held else None},
+    }
+    if select_c:
+        card["scores"]["cv_train"] = {"macro_f1": cv[str(best_c)], "folds": 5}
+    return pipe, card
+
+
+# ---------------------------------------------------------------------------------------------
+# The personal model (engage train)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainReport:
+    kept: bool
+    corrections: int
+    pseudo: int
+    before: dict[str, float]
+    after: dict[str, float]
+    model_version: str
+    message: str
+    relabelled: dict[str, int] = field(default_factory=dict)
+
+
+def _user_rows(
+    store: Store, settings: FeatureSettings, base: ActiveModel
+) -> tuple[list[LabelledPost], list[LabelledPost]]:
+    """The user's corrected posts, and confident structural evidence from their own history:
+    reposts, posts from automation apps, and replies the current model is sure about."""
+    corrections = {(p.platform, p.post_id): lab for p, lab in store.corrections()}
+    corrected_rows: list[LabelledPost] = []
+    pseudo: list[LabelledPost] = []
+    accounts = store.post_accounts()
+    for platform, account in accounts:
+        history = [p for b in store.iter_posts(account=account, platform=platform) for p in b]
+        group = f"user:{platform}:{account}"
+        frame = build_frame(history, settings, [group] * len(history))
+        preds = predict_frame(base.pipeline, frame)
+        rules = rule_labels(frame)
+        for i, p in enumerate(history):
+            lab = corrections.get((p.platform, p.post_id))
+            if lab is not None:
+                corrected_rows.append(LabelledPost(p, lab, group, p.post_id))
+            elif rules[i] is not None or (frame.struct[i, 1] > 0 and preds[i].confidence >= 0.9):
+                pseudo.append(LabelledPost(p, preds[i].label, group, p.post_id))
+    return corrected_rows, pseudo
+
+
+def _hash_fold(key: str, k: int) -> int:
+    return int.from_bytes(hashlib.sha256(("cfold:" + key).encode()).digest()[:8], "big") % k
+
+
+def train_personal(store: Store, config: Config | None = None, k: int = 3) -> TrainReport:
+    """Fit a personal model on the shipped corpus plus the user's corrections (weighted up) and
+    confident evidence from their history; keep it only when cross-validation says it is not
+    worse than the shipped recipe."""
+    shipped = load_shipped_model()
+    settings = settings_from_config(config)
+    train, _ = split_corpus(load_corpus())
+    if not train:
+        raise ModelError(f"no training corpus in {corpus_dir()}")
+    corrected, pseudo = _user_rows(store, settings, shipped)
+    if not corrected:
+        raise UsageError(
+            "no corrections yet: correct a few labels with 'engage label POST_ID LABEL', "
+            "then run 'engage train'"
+        )
+    max_pseudo = 0 if len(corrected) >= 200 else 400
+    pseudo.sort(key=lambda r: hashlib.sha256(r.row_id.encode()).hexdigest())
+    pseudo = pseudo[:max_pseudo]
+    c = float(shipped.card.get("hyperparameters", {}).get("C", DEFAULT_C))
+
+    # Cross-validation, before (shipped recipe) and after (personal recipe), on the same folds:
+    # corpus personas by hash, corrections by hash of their id.
+    rows = train + corrected + pseudo
+    kind = np.array([0] * len(train) + [1] * len(corrected) + [2] * len(pseudo))
+    folds = np.concatenate(
+        [
+            persona_folds([r.group for r in train], k),
+            np.array([_hash_fold(r.row_id, k) for r in corrected], dtype=int),
+            np.array([_hash_fold(r.row_id, k) for r in pseudo], dtype=int),
+        ]
+    )
+    frame = _frame_for_rows(rows, settings)
+    y = np.array([r.label for r in rows])
+    w_after = np.where(kind == 1, CORRECTION_WEIGHT, np.where(kind == 2, PSEUDO_WEIGHT, 1.0))
+    pred_before = np.empty(len(rows), dtype=object)
+    pred_after = np.empty(len(rows), dtype=object)
+    for f in range(k):
+        te = folds == f
+        if not te.any():
+            continue
+        sub = _subframe(frame, np.flatnonzero(te))
+        tr_before = (folds != f) & (kind == 0)
+        pb = make_pipeline(c).fit(frame.X[tr_before], y[tr_before])
+        pred_before[te] = [p.label for p in predict_frame(pb, sub)]
+        tr_after = folds != f
+        pa = make_pipeline(c).fit(
+            frame.X[tr_after], y[tr_after], model__sample_weight=w_after[tr_after]
+        )
+        pred_after[te] = [p.label for p in predict_frame(pa, sub)]
+
+    def summary(pred: np.ndarray) -> dict[str, float]:
+        corpus = kind == 0
+        corr = kind == 1
+        s = score(list(y[corpus]), [str(x) for x in pred[corpus]])
+        acc = float(np.mean(pred[corr] == y[corr])) if corr.any() else 0.0
+        return {"corpus_macro_f1": round(s.macro_f1, 4), "corrections_accuracy": round(acc, 4)}
+
+    before = summary(pred_before)
+    after = summary(pred_after)
+    not_worse = (
+        after["corrections_accuracy"] >= before["corrections_accuracy"]
+        and after["corpus_macro_f1"] >= before["corpus_macro_f1"] - 0.01
+    )
+    if not not_worse:
+        return TrainReport(
+            False,
+            len(corrected),
+            len(pseudo),
+            before,
+            after,
+            active_model().version,
+            "the personal model scored worse in cross-validation; kept the current model",
+        )
+    pipe = make_pipeline(c).fit(frame.X, y, model__sample_weight=w_after)
+    ident = hashlib.sha256(
+        (
+            shipped.version
+            + json.dumps(sorted((r.row_id, r.label) for r in corrected))
+            + str(len(pseudo))
+            + datetime.now(UTC).isoformat()
+        ).encode()
+    ).hexdigest()[:10]
+    version = f"personal-{ident}"
+    provisional = ActiveModel(pipe, {"model_version": version}, "personal", None)
+    _, test = split_corpus(load_corpus())
+    held = evaluate(test, provisional, _default_settings()) if test else None
+    card = {
+        "model_version": version,
+        "kind": "personal",
+        "base_model": shipped.version,
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "labels": list(LABELS),
+        "feature_version": FEATURE_VERSION,
+        "corpus_sha256": shipped.card.get("corpus_sha256"),
+        "corrections": len(corrected),
+        "correction_weight": CORRECTION_WEIGHT,
+        "pseudo_labelled": len(pseudo),
+        "pseudo_weight": PSEUDO_WEIGHT,
+        "hyperparameters": {"C": c},
+        "versions": _library_versions(),
+        "scores": {
+            "heldout": held.to_dict() if held else None,
+            "cv_before": before,
+            "cv_after": after,
+        },
+    }
+    pdir = paths.personal_model_dir()
+    save_model(pipe, pdir / PERSONAL_FILE)
+    _write_json(pdir / PERSONAL_CARD, card)
+    _ACTIVE.clear()
+    return TrainReport(
+        True, len(corrected), len(pseudo), before, after, version, "personal model saved"
+    )
+
+
+def _frame_for_rows(rows: Sequence[LabelledPost], settings: FeatureSettings) -> FeatureFrame:
+    return build_frame([r.post for r in rows], settings, [r.group for r in rows])
+
+
+def reset_personal() -> bool:
+    """Remove the personal model; the shipped one is used again. True if there was one."""
+    pdir = paths.personal_model_dir()
+    found = False
+    for name in (PERSONAL_FILE, PERSONAL_CARD):
+        target = pdir / name
+        if target.exists():
+            target.unlink()
+            found = True
+    _ACTIVE.clear()
+    return found
+
+
+def iter_all(items: Iterable[list[Post]]) -> list[Post]:
+    return [p for batch in items for p in batch]
