@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engage.cli.cmd_nudge",
     "engage.cli.cmd_prompt",
     "engage.cli.cmd_report",
+    "engage.cli.cmd_dashboard",
     "engage.cli.cmd_doctor",
 )
 

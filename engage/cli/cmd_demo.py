@@ -40,14 +40,19 @@ def render_summary(counts: dict[str, object]) -> list[str]:
     type=click.Path(dir_okay=False),
     help="Where to build the demo database (default: <ENGAGE_HOME>/demo/demo.duckdb).",
 )
+@click.option("--dashboard", is_flag=True, help="Then open the dashboard on the demo database.")
 @pass_app
-def command(app: AppContext, out: str | None) -> None:
+def command(app: AppContext, out: str | None, dashboard: bool) -> None:
     """Build a demo database from built-in sample data and show what engage sees in it.
 
     Ninety days of Pat Rivera on Mastodon, Bluesky and X: a healthy mix, then weeks of
     scheduled self-promotion and bare reposts, then a recovery. Your own database is never
     touched; point any command at the demo with --db.
     """
+    if dashboard:
+        from engage.cli.cmd_dashboard import require_terminal
+
+        require_terminal()
     path = Path(out).expanduser() if out else paths.demo_db_path()
     if app.db_override and Path(app.db_override).expanduser().resolve() == path.resolve():
         pass  # the user pointed --db at the demo file itself: fine, it is the demo's
@@ -68,3 +73,7 @@ def command(app: AppContext, out: str | None) -> None:
 
     for line in demo_lines(result.path, app.config):
         click.echo(line)
+    if dashboard:
+        from engage.cli.cmd_dashboard import launch
+
+        launch(result.path, app.config)
