@@ -277,7 +277,12 @@ class FakeMastodon:
             }
             self.apps.append(form)
             return Reply(200, app)
-        if path in ("/api/v1/instance/", "/api/v2/instance/", "/api/v1/instance", "/api/v2/instance"):
+        if path in (
+            "/api/v1/instance/",
+            "/api/v2/instance/",
+            "/api/v1/instance",
+            "/api/v2/instance",
+        ):
             host = self.base.split("://", 1)[1]
             return Reply(
                 200,
@@ -292,7 +297,11 @@ class FakeMastodon:
                     "usage": {"users": {"active_month": 3}},
                     "languages": ["en"],
                     "configuration": {"urls": {"streaming": "ws://localhost:4000", "status": None}},
-                    "registrations": {"enabled": False, "approval_required": False, "message": None},
+                    "registrations": {
+                        "enabled": False,
+                        "approval_required": False,
+                        "message": None,
+                    },
                     "contact": {"email": "", "account": None},
                     "rules": [],
                 },

@@ -4,9 +4,9 @@ fake Mastodon server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import stat
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 
 import pytest
@@ -29,7 +29,9 @@ def fm() -> Iterator[FakeMastodon]:
 
 
 def _seed(fm: FakeMastodon) -> None:
-    first = fm.post('my blog: <a href="https://blog.example/p/1">blog.example/p/1</a>', app="dlvr.it")
+    first = fm.post(
+        'my blog: <a href="https://blog.example/p/1">blog.example/p/1</a>', app="dlvr.it"
+    )
     fm.boost("a great thread by bob")
     fm.reply_to("99", "bob", "good question, I think so")
     fm.quote(first, "following up on this")
@@ -39,7 +41,9 @@ def _seed(fm: FakeMastodon) -> None:
 
 
 def _add(run_cli, fm: FakeMastodon) -> None:  # type: ignore[no-untyped-def]
-    r = run_cli("account", "add", "mastodon", "--instance", fm.base, "--token-stdin", input=fm.token + "\n")
+    r = run_cli(
+        "account", "add", "mastodon", "--instance", fm.base, "--token-stdin", input=fm.token + "\n"
+    )
     assert r.exit_code == 0, r.stderr
 
 
@@ -56,7 +60,13 @@ def _no_secrets_anywhere(*texts: str) -> None:
             assert s not in text
     with open_store(paths.db_path(), read_only=True) as store:
         dumped = json.dumps([asdict(a) for a in store.list_accounts()], default=str)
-        dumped += json.dumps([store.get_cursor(a.name, s) for a in store.list_accounts() for s in ("posts", "mentions")])
+        dumped += json.dumps(
+            [
+                store.get_cursor(a.name, s)
+                for a in store.list_accounts()
+                for s in ("posts", "mentions")
+            ]
+        )
         dumped += json.dumps([p.raw for b in store.iter_posts() for p in b], default=str)
     for s in SECRETS:
         assert s not in dumped
@@ -91,19 +101,49 @@ def test_a_refused_code_saves_nothing_and_says_so_in_one_line(run_cli, fm: FakeM
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("engage: error: ") and "did not accept the authorization code" in last
     assert "Traceback" not in r.stderr
-    assert not paths.credentials_path().exists() or "mastodon" not in paths.credentials_path().read_text()
+    assert (
+        not paths.credentials_path().exists()
+        or "mastodon" not in paths.credentials_path().read_text()
+    )
     assert "no accounts yet" in run_cli("account", "list").stdout
 
 
 def test_token_from_stdin_then_list_and_remove(run_cli, fm: FakeMastodon) -> None:
     r = run_cli(
-        "account", "add", "mastodon", "--instance", fm.base, "--token-stdin", "--name", "work",
+        "account",
+        "add",
+        "mastodon",
+        "--instance",
+        fm.base,
+        "--token-stdin",
+        "--name",
+        "work",
         input=fm.token + "\n",
     )
     assert r.exit_code == 0, r.stderr
-    again = run_cli("account", "add", "mastodon", "--instance", fm.base, "--token-stdin", "--name", "work", input=fm.token + "\n")
+    again = run_cli(
+        "account",
+        "add",
+        "mastodon",
+        "--instance",
+        fm.base,
+        "--token-stdin",
+        "--name",
+        "work",
+        input=fm.token + "\n",
+    )
     assert again.exit_code == 2 and "exists already" in again.stderr
-    bad = run_cli("account", "add", "mastodon", "--instance", fm.base, "--token-stdin", "--name", "home", input="nope\n")
+    bad = run_cli(
+        "account",
+        "add",
+        "mastodon",
+        "--instance",
+        fm.base,
+        "--token-stdin",
+        "--name",
+        "home",
+        input="nope\n",
+    )
     assert bad.exit_code == 4 and "refused the access token" in bad.stderr
     _seed(fm)
     assert run_cli("fetch").exit_code == 0
@@ -187,7 +227,9 @@ def test_rate_limit_past_the_wait_stops_cleanly_and_the_next_fetch_resumes(
     assert resumed[2].arg("max_id") == posts[50].post_id  # the oldest of the first page
 
 
-def test_a_short_rate_limit_is_waited_out_with_the_injected_sleep(run_cli, fm: FakeMastodon) -> None:
+def test_a_short_rate_limit_is_waited_out_with_the_injected_sleep(
+    run_cli, fm: FakeMastodon
+) -> None:
     for i in range(50):
         fm.post(f"post {i}")
     _add(run_cli, fm)
