@@ -321,16 +321,16 @@ class JSONStream:
             try:
                 obj, end = self._decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                far = exc.pos < len(self._buf) - self.MARGIN
-                if far or not self._fill():
-                    if not far and self._eof and exc.pos >= len(self._buf) - 1:
-                        raise self.error(
-                            "truncated: the file ends in the middle of a value"
-                        ) from None
-                    raise self.error(f"malformed JSON: {exc.msg}", exc.pos) from None
-                continue
-            if end >= len(self._buf) and not self._eof and self._fill():
-                continue  # a number or literal may go on in the next chunk
+                # An unterminated string, or an error close to the end of what is buffered, may
+                # only mean the value goes on in the next chunk.
+                unterminated = exc.msg.startswith("Unterminated string")
+                if (unterminated or exc.pos >= len(self._buf) - self.MARGIN) and self._fill():
+                    continue
+                if self._eof and (unterminated or exc.pos >= len(self._buf.rstrip())):
+                    raise self.error("truncated: the file ends in the middle of a value") from None
+                raise self.error(f"malformed JSON: {exc.msg}", exc.pos) from None
+            if len(self._buf) - end < 64 and not self._eof and self._fill():
+                continue  # a number may go on in the next chunk ("1.5" of "1.5e-3")
             self._pos = end
             return obj
 

@@ -260,6 +260,8 @@ class MastodonArchiveImporter(Importer):
         return self._actor
 
     def account(self) -> str:
+        if self._actor is not None:
+            return self._actor[0]
         with ExportFiles(self.path) as files:
             return self._read_actor(files)[0]
 

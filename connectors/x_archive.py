@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,19 +41,33 @@ _MONTHS = {
 
 
 def parse_x_time(value: str) -> datetime:
-    """``Wed Oct 19 20:07:25 +0000 2022`` as aware UTC (faster than ``strptime``)."""
+    """``Wed Oct 19 20:07:25 +0000 2022`` as aware UTC (fixed positions: much faster than
+    ``strptime``, which matters at a hundred thousand tweets)."""
     try:
-        _wd, mon, day, hms, offset, year = value.split()
-        hour, minute, second = hms.split(":")
+        if len(value) != 30 or value[3] != " " or value[19:21] not in (" +", " -"):
+            raise ValueError
         dt = datetime(
-            int(year), _MONTHS[mon], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            int(value[26:30]),
+            _MONTHS[value[4:7]],
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+            tzinfo=UTC,
         )
+        offset = value[20:25]
         if offset != "+0000":
             sign = -1 if offset[0] == "-" else 1
             dt -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
-    except (ValueError, KeyError, IndexError):
+    except (ValueError, KeyError, TypeError):
         raise ValueError(f"not an X time: {value!r}") from None
     return dt
+
+
+@lru_cache(maxsize=4096)
+def _app_name(source: str | None) -> str | None:
+    """``normalise_app_name`` of a ``source``; an archive repeats a few apps many times."""
+    return normalise_app_name(source)
 
 
 def tweet_to_post(tweet: Mapping[str, Any], account: str, source: str) -> Post:
@@ -97,7 +112,7 @@ def tweet_to_post(tweet: Mapping[str, Any], account: str, source: str) -> Post:
         quoted_post=quoted,
         urls=urls,
         mentions=mentions,
-        client=normalise_app_name(tweet.get("source")),
+        client=_app_name(tweet.get("source")),
         lang=tweet.get("lang") or None,
         raw=tweet,
         source=source,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import click
 
 from engage.cli._common import AppContext, pass_app
-from engage.importer import ImportSummary, ProgressCallback, run_import
+from engage.importer import ImportSummary, ProgressCallback, open_importer, run_import
 
 
 @contextmanager
@@ -79,12 +79,16 @@ def command(app: AppContext, path: str, kind: str | None, no_label: bool) -> int
     engage import repo.car
     """
     config = app.config
+    # Recognise the export and read its account before the database is even opened: a file
+    # that is not an export leaves the database exactly as it was.
+    importer = open_importer(path, kind)
+    importer.account()
     with (
         _progress_bar(sys.stderr.isatty()) as on_progress,
         app.open_store() as store,
     ):
         summary = run_import(
-            store, path, kind=kind, config=config, classify=not no_label, on_progress=on_progress
+            store, importer, config=config, classify=not no_label, on_progress=on_progress
         )
     for line in render_summary(summary):
         click.echo(line)

@@ -1,0 +1,213 @@
+"""engage import of X archives: every field of every post, both file names, multi-part archives,
+zip and folder, the pure conversion, and X's time format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Post
+from connectors.x_archive import XArchiveImporter, parse_x_time, tweet_to_post
+from engage.store import open_store
+from tests.import_archives_build import (
+    ME,
+    sample_tweets,
+    tweet,
+    write_folder,
+    write_zip,
+    x_files,
+)
+
+
+def posts_by_id(db: Path) -> dict[str, Post]:
+    with open_store(db, read_only=True) as store:
+        return {p.post_id: p for batch in store.iter_posts() for p in batch}
+
+
+def expected(source: str) -> dict[str, dict[str, object]]:
+    """Every field of the five sample tweets after import."""
+    raw = {t["id_str"]: t for t in sample_tweets()}
+    base = {
+        "platform": "x",
+        "account": ME,
+        "source": source,
+        "thread_root": None,
+        "reposted_post": None,
+        "fetched_at": None,
+    }
+    rows = {
+        "1001": {
+            "created_at": datetime(2021, 1, 4, 9, 0, tzinfo=UTC),
+            "text": "New on the blog: fast imports & more https://t.co/abc",
+            "kind": "post",
+            "reply_to_post": None,
+            "reply_to_user": None,
+            "quoted_post": None,
+            "urls": ["https://blog.example/fast-imports?utm_source=twitter"],
+            "mentions": [],
+            "client": "Buffer",
+            "lang": "en",
+        },
+        "1002": {
+            "created_at": datetime(2021, 1, 5, 10, 30, tzinfo=UTC),
+            "text": "@sam_k Good question! I use DuckDB for that.",
+            "kind": "reply",
+            "reply_to_post": "999",
+            "reply_to_user": "sam_k",
+            "quoted_post": None,
+            "urls": [],
+            "mentions": ["sam_k"],
+            "client": "Tweetbot for iOS",  # the Greek Omicron of the archive, folded
+            "lang": "en",
+        },
+        "1003": {
+            "created_at": datetime(2021, 1, 6, 11, 45, tzinfo=UTC),
+            "text": "RT @ada_l: Shipping the new parser today",
+            "kind": "repost",
+            "reply_to_post": None,
+            "reply_to_user": None,
+            "quoted_post": None,
+            "urls": [],
+            "mentions": ["ada_l"],
+            "client": "Tweetbot for iOS",
+            "lang": "en",
+        },
+        "1004": {
+            "created_at": datetime(2021, 1, 7, 17, 0, tzinfo=UTC),  # -0500 in the archive
+            "text": "This is the thread everyone should read https://t.co/q",
+            "kind": "quote",
+            "reply_to_post": None,
+            "reply_to_user": None,
+            "quoted_post": "888",
+            "urls": ["https://twitter.com/ada_l/status/888"],
+            "mentions": [],
+            "client": "Twitter Web App",
+            "lang": "en",
+        },
+        "1005": {
+            "created_at": datetime(2021, 1, 8, 7, 15, 30, tzinfo=UTC),
+            "text": "Morning coffee and a photo https://t.co/pic",
+            "kind": "post",
+            "reply_to_post": None,
+            "reply_to_user": None,
+            "quoted_post": None,
+            "urls": [],  # media links are not links
+            "mentions": [],
+            "client": "Twitter for iPhone",
+            "lang": "und",
+        },
+    }
+    return {
+        pid: {
+            **base,
+            **row,
+            "post_id": pid,
+            "url": f"https://x.com/{ME}/status/{pid}",
+            "raw": raw[pid],
+        }
+        for pid, row in rows.items()
+    }
+
+
+def assert_all_fields(posts: dict[str, Post], source: str) -> None:
+    want = expected(source)
+    assert sorted(posts) == sorted(want)
+    for pid, fields in want.items():
+        got = posts[pid].to_dict()
+        assert got == fields, pid
+
+
+def test_zip_with_tweets_js_imports_every_field(tmp_path: Path, run_cli) -> None:
+    archive = write_zip(tmp_path / "twitter-2024.zip", x_files())
+    db = tmp_path / "e.duckdb"
+    r = run_cli("--db", str(db), "import", str(archive), "--no-label")
+    assert r.exit_code == 0, r.stderr
+    assert "x-archive" in r.stdout and ME in r.stdout
+    assert "5 read: 5 new, 0 updated, 0 skipped" in r.stdout
+    assert_all_fields(posts_by_id(db), "archive:data/tweets.js")
+
+
+def test_older_tweet_js_in_an_unpacked_folder(tmp_path: Path, run_cli) -> None:
+    # older archives: data/tweet.js, compact JSON, items are the tweet objects themselves
+    folder = write_folder(
+        tmp_path / "archive", x_files(file_name="tweet.js", wrap=False, pretty=False)
+    )
+    db = tmp_path / "e.duckdb"
+    r = run_cli("--db", str(db), "import", str(folder), "--no-label")
+    assert r.exit_code == 0, r.stderr
+    assert_all_fields(posts_by_id(db), "archive:data/tweet.js")
+
+
+def test_the_data_folder_itself_can_be_given(tmp_path: Path, run_cli) -> None:
+    folder = write_folder(tmp_path / "archive", x_files())
+    db = tmp_path / "e.duckdb"
+    r = run_cli("--db", str(db), "import", str(folder / "data"), "--no-label")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(posts_by_id(db)) == ["1001", "1002", "1003", "1004", "1005"]
+
+
+def test_multi_part_archive_reads_every_part(tmp_path: Path, run_cli) -> None:
+    tweets = [
+        tweet(str(2000 + i), f"post number {i}", f"Sat Mar 0{1 + i % 9} 08:00:00 +0000 2020")
+        for i in range(9)
+    ]
+    files = x_files(tweets, parts=3)
+    assert {"data/tweets.js", "data/tweets-part1.js", "data/tweets-part2.js"} <= set(files)
+    assert files["data/tweets-part2.js"].startswith("window.YTD.tweets.part2 = [")
+    db = tmp_path / "e.duckdb"
+    r = run_cli("--db", str(db), "import", str(write_zip(tmp_path / "a.zip", files)), "--no-label")
+    assert r.exit_code == 0, r.stderr
+    posts = posts_by_id(db)
+    assert sorted(posts) == [str(2000 + i) for i in range(9)]
+    assert posts["2008"].source == "archive:data/tweets-part2.js"
+    assert posts["2004"].source == "archive:data/tweets-part1.js"
+    assert posts["2000"].text == "post number 0"
+
+
+def test_kind_is_detected_and_can_be_forced(tmp_path: Path, run_cli) -> None:
+    archive = write_zip(tmp_path / "a.zip", x_files())
+    db = tmp_path / "e.duckdb"
+    r = run_cli("--db", str(db), "import", "--kind", "x-archive", str(archive), "--no-label")
+    assert r.exit_code == 0, r.stderr
+    assert XArchiveImporter.detect(archive)
+    assert XArchiveImporter(archive).account() == ME
+
+
+def test_tweet_to_post_is_pure_and_matches_api_ids() -> None:
+    t = tweet(
+        "1583",
+        "@bob see https://t.co/x",
+        reply_to=("1500", "bob"),
+        mentions=["bob"],
+        urls=[("https://t.co/x", "https://x.com/bob/status/1499")],
+    )
+    p = tweet_to_post(t, "pat", "archive:data/tweets.js")
+    assert (p.platform, p.post_id, p.kind) == ("x", "1583", "reply")
+    assert (p.reply_to_post, p.reply_to_user, p.quoted_post) == ("1500", "bob", "1499")
+    assert p.raw is t
+    # a bare "id" (very old archives) is used when id_str is missing
+    old = {"id": 42, "created_at": "Wed Oct 19 20:07:25 +0000 2011", "text": "hi"}
+    assert tweet_to_post(old, "pat", "s").post_id == "42"
+    assert tweet_to_post(old, "pat", "s").text == "hi"
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("Wed Oct 19 20:07:25 +0000 2022", datetime(2022, 10, 19, 20, 7, 25, tzinfo=UTC)),
+        ("Sun Jan 01 00:30:00 +0130 2023", datetime(2022, 12, 31, 23, 0, tzinfo=UTC)),
+        ("Tue Feb 28 23:59:59 -0800 2017", datetime(2017, 3, 1, 7, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_parse_x_time(value: str, want: datetime) -> None:
+    assert parse_x_time(value) == want
+
+
+@pytest.mark.parametrize(
+    "value", ["", "2022-10-19T20:07:25Z", "Wed Foo 19 20:07:25 +0000 2022", "Wed Oct 19 20:07"]
+)
+def test_parse_x_time_rejects_other_formats(value: str) -> None:
+    with pytest.raises(ValueError, match="not an X time"):
+        parse_x_time(value)
