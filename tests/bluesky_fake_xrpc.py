@@ -59,6 +59,9 @@ class FakeBluesky:
     main_password: str = "hunter2-main-password"
     access_ttl: int = 7200  # seconds an access token lives
     appview: bool = True  # False: app.bsky.* answers like a PDS without an AppView
+    #: serve as the AppView behind a real PDS: take the PDS's service-auth JWTs (checked only
+    #: for their audience and method) instead of this fake's own sessions
+    appview_did: str | None = None
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # coll -> rkey
     notifications: list[dict[str, Any]] = field(default_factory=list)
     handles: dict[str, str] = field(default_factory=dict)  # other repos: did -> handle
@@ -266,6 +269,13 @@ class FakeBluesky:
             return 200, {"handle": self.handle, "did": self.did, "collections": []}, headers
         # everything else needs a valid access token
         token = self._bearer(req)
+        if self.appview_did is not None:
+            claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+            if claims.get("aud") != self.appview_did or claims.get("lxm") != req.nsid:
+                return 401, {"error": "AuthenticationRequired", "message": "bad audience"}, {}
+            if req.nsid == "app.bsky.notification.listNotifications":
+                return self._list_notifications(req, headers)
+            return 501, {"error": "MethodNotImplemented", "message": "not in this fake"}, {}
         if token not in self.access_tokens:
             return 401, {"error": "AuthenticationRequired", "message": "Invalid token"}, {}
         payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
