@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from engage.errors import ImportFormatError
 
 # Errors that mean "the container or its compressed data is damaged".
@@ -219,6 +221,9 @@ class ExportFiles:
             ) from None
 
 
+_NO: Any = object()  # "no value" marker of JSONStream._pretty_value
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
@@ -232,6 +237,8 @@ class JSONStream:
     """
 
     CHUNK = 1 << 20
+    #: the longest element (in characters) cut out for orjson; longer ones use ``json``
+    PRETTY_LIMIT = 1 << 16
     #: a decode error this far before the end of the buffer is a real error, not a value that
     #: continues in the next chunk
     MARGIN = 1 << 18
@@ -314,9 +321,41 @@ class JSONStream:
 
     # -- values ----------------------------------------------------------------------------
 
+    def _pretty_value(self) -> Any:
+        """The next value decoded with orjson when the file is pretty-printed, else ``_NO``.
+
+        In pretty-printed JSON an object that opens a line at indentation ``I`` is closed by the
+        first ``"\n" + I + "}"`` after it (a string cannot hold a raw newline), so the element's
+        text can be cut out without parsing and handed to orjson, several times faster than
+        the standard decoder. Anything else (compact files, odd layouts, what orjson refuses)
+        goes the standard way, so the result is always the same as ``json``'s."""
+        buf = self._buf
+        pos = self._pos
+        opener = buf[pos : pos + 1]
+        if opener not in ("{", "["):
+            return _NO
+        nl = buf.rfind("\n", 0, pos)
+        indent = buf[nl + 1 : pos]
+        if nl < 0 or (indent and not indent.isspace()):
+            return _NO
+        closer = "\n" + indent + ("}" if opener == "{" else "]")
+        end = buf.find(closer, pos, pos + self.PRETTY_LIMIT)
+        if end < 0:
+            return _NO
+        end += len(closer)
+        try:
+            obj = orjson.loads(buf[pos:end])
+        except orjson.JSONDecodeError:
+            return _NO
+        self._pos = end
+        return obj
+
     def value(self) -> Any:
         """The next JSON value, whole."""
         self.skip_ws()
+        obj = self._pretty_value()
+        if obj is not _NO:
+            return obj
         while True:
             try:
                 obj, end = self._decode(self._buf, self._pos)
