@@ -192,6 +192,8 @@ def build(store: Store, config: Config, now: datetime | None = None) -> dict[str
     waiting = status.waiting
     return {
         "v": CACHE_VERSION,
+        "config_files": config_fingerprint(),
+        "tz_setting": str(config.values["time"]["timezone"]),
         "db": cache_path_for(store.path)[: -len(".prompt")],
         "timezone": clock.tz_name,
         "day_end_hour": clock.day_end_hour,
@@ -236,6 +238,58 @@ def build(store: Store, config: Config, now: datetime | None = None) -> dict[str
     }
 
 
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def config_fingerprint() -> list[list[Any]]:
+    """What the cached goal, zone and quiet hours were read from: the default and the user's
+    config files with their modification times, and (for ``timezone = "local"``) the
+    machine's zone settings."""
+    from engage import paths
+
+    files = [str(paths.default_config_file()), str(paths.config_path())]
+    out: list[list[Any]] = [[f, _mtime(f)] for f in files]
+    try:
+        localtime = os.readlink("/etc/localtime")
+    except OSError:
+        localtime = None
+    out.append(["TZ", os.environ.get("TZ")])
+    out.append(["/etc/localtime", localtime])
+    out.append(["/etc/timezone", _mtime("/etc/timezone")])
+    return out
+
+
+def config_unchanged(snap: dict[str, Any]) -> bool:
+    """True when the config (and the machine's zone) is what the snapshot was built with, so
+    its goal, zone and quiet hours can be used without loading the config."""
+    recorded = snap.get("config_files")
+    if not isinstance(recorded, list) or not recorded:
+        return False
+    from engage import paths
+
+    files = [str(paths.default_config_file()), str(paths.config_path())]
+    for i, f in enumerate(files):
+        if i >= len(recorded) or recorded[i] != [f, _mtime(f)]:
+            return False
+    if snap.get("tz_setting") == "local":
+        try:
+            localtime = os.readlink("/etc/localtime")
+        except OSError:
+            localtime = None
+        now = [
+            ["TZ", os.environ.get("TZ")],
+            ["/etc/localtime", localtime],
+            ["/etc/timezone", _mtime("/etc/timezone")],
+        ]
+        if recorded[2:] != now:
+            return False
+    return True
+
+
 def _platform_of(status: Any, person: str) -> str:
     for it in status.interactions:
         if person in it.people:
@@ -271,3 +325,15 @@ def refresh(store: Store, config: Config | None = None, now: datetime | None = N
 def refresh_listener(store: Store) -> None:
     """``engage.store.on_change`` listener: ``refresh`` with the config loaded afresh."""
     refresh(store)
+
+
+def save_from_reader(db: str | os.PathLike[str], snap: dict[str, Any]) -> None:
+    """Keep a snapshot a read-only command computed (``engage nudge`` after a config change),
+    unless a writer is busy (a write-ahead log exists): its own refresh will follow."""
+    name = os.fspath(db)
+    if os.path.exists(name + ".wal"):
+        return
+    from contextlib import suppress
+
+    with suppress(OSError):  # a read-only directory: the prompt simply has no cache
+        write(cache_path_for(name), dict(snap, written_at=time.time()))

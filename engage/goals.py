@@ -496,7 +496,7 @@ def _streak(
     store: Store, clock: DayClock, goal: Goal, day: date, is_open: bool, known: list[DayPoint]
 ) -> int:
     """Consecutive days reaching ``goal.min`` ending with ``day``. ``known`` holds points that
-    end with ``day`` (oldest first); older ones are fetched in chunks only when needed."""
+    end with ``day`` (oldest first); older ones are fetched (once) only when needed."""
     points = list(known)
     first_post = None
     streak = 0
@@ -510,7 +510,8 @@ def _streak(
                     return streak
             if clock.bounds(cursor_day)[1] <= first_post:
                 return streak
-            chunk_first = cursor_day - timedelta(days=89)
+            # the rest of the history in one query (the streak filled the first window)
+            chunk_first = min(clock.day_of(first_post), cursor_day)
             points = _points(store, clock, chunk_first, cursor_day)
             idx = len(points) - 1
         p = points[idx]

@@ -156,7 +156,8 @@ _FLAGS = {"--quiet-if-met", "--exit-status", "--ignore-quiet-hours"}
 
 def fast_main(argv: list[str], db: str | None = None) -> int | None:
     """Answer ``engage nudge ARGS`` from a fresh goal cache. None: the full CLI must answer
-    (help, unknown options, ``--live``, no fresh cache, a changed time zone, a config error)."""
+    (help, unknown options, ``--live``, no fresh cache, a config file changed since the cache
+    was written: the cache carries the goal, zone and quiet hours it was built with)."""
     flags: set[str] = set()
     args = list(argv)
     while args:
@@ -177,29 +178,15 @@ def fast_main(argv: list[str], db: str | None = None) -> int | None:
     snap = goalcache.read(db)
     if snap is None or not goalcache.is_fresh(snap, db):
         return None
-    try:
-        from engage.config import load_config
-
-        config = load_config()
-    except Exception:
-        return None  # the CLI reports config errors properly
-    if config.timezone_name != snap.get("timezone") or config.day_end_hour != snap.get(
-        "day_end_hour"
-    ):
-        return None
-    snap["goal"] = {"min": config.goal_min, "target": config.goal_target}
+    if not goalcache.config_unchanged(snap):
+        return None  # the goal, zone or quiet hours may have changed: ask the full CLI
     now = time.time()
     view = goalcache.project(snap, now)
     if view is None:
         return None
-    line, code = run(
-        view,
-        config,
-        quiet_if_met="--quiet-if-met" in flags,
-        exit_status="--exit-status" in flags,
-        ignore_quiet_hours="--ignore-quiet-hours" in flags,
-        now=now,
-    )
+    code = exit_code(view) if "--exit-status" in flags else 0
+    quiet = "--ignore-quiet-hours" not in flags and goalcache.in_quiet_hours(snap, now)
+    line = "" if quiet else compose(view, now, "--quiet-if-met" in flags)
     if line:
         sys.stdout.write(line + "\n")
     return code

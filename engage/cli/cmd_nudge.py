@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from engage import nudge
+from engage import goalcache, nudge
 from engage.cli._common import AppContext, pass_app
 
 
@@ -26,6 +26,7 @@ def command(
     config = app.config
     with app.open_store(read_only=True) as store:
         view = nudge.live_view(store, config)
+    goalcache.save_from_reader(app.db_path, view["snapshot"])  # the next nudge is fast again
     line, code = nudge.run(
         view,
         config,
