@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dashboard_support import NOW, WriterProcess, build_db, build_empty_db, config
 
-from engage import goals
+from engage import goalcache, goals
 from engage.dashboard.components.chart import render_chart
 from engage.dashboard.components.panels import mix_bar, mix_lines, without_leading_mentions
 from engage.dashboard.data import (
@@ -19,6 +19,7 @@ from engage.dashboard.data import (
     db_signature,
     load_overview,
     load_posts,
+    load_streak,
 )
 from engage.errors import DatabaseBusyError, StoreError
 from engage.store import LABELS, open_store
@@ -120,20 +121,49 @@ def test_posts_pages_follow_the_filter_newest_first(db: Path) -> None:
 def test_overview_of_an_empty_database_says_so(tmp_path: Path) -> None:
     db = build_empty_db(tmp_path / "empty.duckdb")
     ov = StoreGateway(db).read(lambda s: load_overview(s, config(), NOW, 30))
-    assert ov.total_posts == 0 and ov.status is None and ov.series is None
+    assert ov.total_posts == 0 and ov.today is None and ov.series is None
 
 
 def test_overview_has_today_the_series_and_the_mix_of_the_range(db: Path) -> None:
     ov = StoreGateway(db).read(lambda s: load_overview(s, config(), NOW, 90))
-    assert ov.status is not None and ov.series is not None and ov.mix is not None
-    assert ov.status.day == date(2026, 3, 18) and ov.status.count == 1
+    assert ov.today is not None and ov.series is not None and ov.mix is not None
+    assert ov.today.day == date(2026, 3, 18) and ov.today.count == 1
+    assert ov.today.status == "below" and ov.today.rolling_7d == sum(
+        p.genuine for p in ov.series[-7:]
+    )
     assert len(ov.series) == 90 and ov.series[-1].day == date(2026, 3, 18)
     assert ov.platforms == ["bluesky", "mastodon", "x"]
     assert sum(sum(m.values()) for m in ov.mix.values()) == ov.total_posts
-    assert [w.author for w in ov.status.waiting.items] == [
+    assert [w.author for w in ov.today.waiting.items] == [
         "ana@social.example",
         "chen.bsky.social",
     ]
+
+
+def test_the_streak_comes_from_a_fresh_goal_cache_else_from_a_second_read(db: Path) -> None:
+    gateway = StoreGateway(db)
+    ov = gateway.read(lambda s: load_overview(s, config(), NOW, 30))
+    assert ov.today is not None and ov.today.streak_days is None  # no cache yet
+    slow = gateway.read(lambda s: load_streak(s, config(), NOW))
+    assert (slow.day, slow.count) == (ov.today.day, ov.today.count)
+    assert slow.streak_days == goals_streak(db) and slow.people == ["@fatimaux"]
+    # a writer refreshes the cache as every engage writer does; now the overview has it
+    with open_store(db) as store:
+        goalcache.refresh(store, config(), NOW)
+    ov = gateway.read(lambda s: load_overview(s, config(), NOW, 30))
+    assert ov.today is not None
+    assert (ov.today.streak_days, ov.today.people) == (slow.streak_days, ["@fatimaux"])
+    # a write after the cache makes it stale: back to the second read
+    newest = load_posts_now(db)[0].post
+    with open_store(db) as store:
+        store.set_correction(newest.platform, newest.post_id, "share")
+    ov = gateway.read(lambda s: load_overview(s, config(), NOW, 30))
+    assert ov.today is not None and ov.today.streak_days is None and ov.today.count == 0
+
+
+def goals_streak(db: Path) -> int:
+    with open_store(db, read_only=True) as store:
+        return goals.day_status(store, config(), now=NOW, with_waiting=False).streak_days
 
 
 def _points(genuine: list[int], total: int = 4) -> list[goals.DayPoint]:

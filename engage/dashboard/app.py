@@ -46,9 +46,12 @@ from engage.dashboard.data import (
     PostsPage,
     Signature,
     StoreGateway,
+    Streak,
+    TodaySummary,
     db_signature,
     load_overview,
     load_posts,
+    load_streak,
     post_key,
 )
 from engage.errors import DatabaseBusyError, EngageError
@@ -131,8 +134,11 @@ class DashboardApp(App[None]):
         self._overview_sig: Signature | None = None
         self._overview_at = 0.0
         self._posts_gen = self._posts_done = 0
+        self._streak_gen = self._streak_done = 0
         self._posts_sig: Signature | None = None
         self._flush_running = False
+        self._streak: Streak | None = None
+        self._streak_again = False
         self._home: Screen[Any]
 
     @property
@@ -299,21 +305,59 @@ class DashboardApp(App[None]):
         else:
             self._hide_empty()
             self._show_overview(overview)
+            if overview.today is not None and overview.today.streak_days is None:
+                self._start_streak()
         if self.first_data_at is None:
             self.first_data_at = time.monotonic()
         self._set_status(f"updated {overview.now.astimezone(self.config.tz):%H:%M:%S}")
 
     def _show_overview(self, ov: Overview) -> None:
-        if ov.status is None or ov.series is None or ov.mix is None:
+        if ov.today is None or ov.series is None or ov.mix is None:
             return
-        self.w_today.show(ov.status)
-        g = ov.status.goal
+        today = self._with_streak(ov.today)
+        self.w_today.show(today)
+        g = today.goal
         self.w_chart.update_points(ov.series, g.min, g.target)
         self.w_mix.show(ov.mix)
         waiting = self.w_waiting
-        waiting.show(ov.status.waiting)
-        waiting.border_title = waiting_title(ov.status.waiting)
-        waiting.border_subtitle = waiting_subtitle(ov.status.waiting)
+        waiting.show(today.waiting)
+        waiting.border_title = waiting_title(today.waiting)
+        waiting.border_subtitle = waiting_subtitle(today.waiting)
+
+    def _start_streak(self) -> None:
+        """The slow part of today's panel, in its own worker after the rest is shown."""
+        if self._streak_gen > self._streak_done:
+            self._streak_again = True  # one is running: read again when it is done
+            return
+        self._streak_again = False
+        self._streak_gen += 1
+        self._load_streak(self._streak_gen, self.clock())
+
+    @work(thread=True, group="streak", exit_on_error=False)
+    def _load_streak(self, gen: int, now: datetime) -> None:
+        kind, result = self._read(lambda store: load_streak(store, self.config, now))
+        self._call_ui(self._streak_loaded, gen, kind, result)
+
+    def _streak_loaded(self, gen: int, kind: str, result: Any) -> None:
+        self._streak_done = gen
+        if kind == "ok":
+            self._streak = result
+            ov = self.overview
+            if ov is not None and ov.today is not None:
+                self.w_today.show(self._with_streak(ov.today))
+        if self._streak_again:
+            self._start_streak()
+
+    def _with_streak(self, today: TodaySummary) -> TodaySummary:
+        """``today`` with the last streak read, while that still describes today."""
+        s = self._streak
+        if (
+            today.streak_days is not None
+            or s is None
+            or (s.day, s.count) != (today.day, today.count)
+        ):
+            return today
+        return dataclasses.replace(today, streak_days=s.streak_days, people=s.people)
 
     def _posts_loaded(self, gen: int, sig: Signature, kind: str, result: Any) -> None:
         if gen != self._posts_gen:

@@ -22,11 +22,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from engage import goals
+from engage import goalcache, goals
 from engage.store import LABELS, PostView, Store, open_store
 
 if TYPE_CHECKING:
@@ -181,7 +181,9 @@ def load_posts(
     store: Store, filt: PostFilter, offset: int = 0, limit: int = PAGE_SIZE
 ) -> PostsPage:
     """The newest posts that match ``filt``, ``limit`` of them from ``offset``."""
-    rows = store.query_posts(label=filt.label, platform=filt.platform, limit=limit, offset=offset)
+    rows = store.dashboard_recent_posts(
+        label=filt.label, platform=filt.platform, limit=limit, offset=offset
+    )
     return PostsPage(filt, offset, limit, rows)
 
 
@@ -189,30 +191,100 @@ def load_posts(
 
 
 @dataclass(frozen=True)
+class TodaySummary:
+    """Today against the goal. ``streak_days`` and ``people`` are ``None`` until known: they
+    come from the goal cache when it is fresh, else from a second, slower read
+    (``load_streak``), so the rest of the screen does not wait for them."""
+
+    day: date
+    goal: goals.Goal
+    count: int
+    status: str
+    rolling_7d: int
+    waiting: goals.WaitingSummary
+    streak_days: int | None = None
+    people: list[str] | None = None
+
+
+@dataclass(frozen=True)
 class Overview:
-    """Everything above the posts table, read in one short open. ``status``, ``series`` and
+    """Everything above the posts table, read in one short open. ``today``, ``series`` and
     ``mix`` are ``None`` when the database has no posts yet."""
 
     now: datetime
     days: int
     total_posts: int
     platforms: list[str]
-    status: goals.DayStatus | None
+    today: TodaySummary | None
     series: list[goals.DayPoint] | None
     mix: dict[str, dict[str, int]] | None
 
 
 def load_overview(store: Store, config: Config, now: datetime, days: int) -> Overview:
-    """Today's status (with the waiting list), the daily series of the last ``days`` days and
-    the label mix per platform over the same days, through ``engage.goals``."""
+    """Today's count, the rolling seven days and who is waiting, the daily series of the last
+    ``days`` days and the label mix per platform over the same days, through ``engage.goals``;
+    the streak too when the goal cache (``engage.goalcache``) is fresh."""
     total = store.count_posts()
     if total == 0:
         return Overview(now, days, 0, [], None, None, None)
     clock = goals.DayClock.from_store(store, config, now)
-    status = goals.day_status(store, config, now=now)
-    series = goals.daily_series(store, config, days=days, now=now, clock=clock)
-    mix = goals.label_mix(store, config, series[0].day, series[-1].day, clock=clock)
-    return Overview(now, days, total, store.dashboard_platforms(), status, series, mix)
+    goal = goals.Goal.from_config(config)
+    series = goals.daily_series(store, config, days=max(days, 7), now=now, clock=clock)
+    mix = goals.label_mix(store, config, series[-days].day, series[-1].day, clock=clock)
+    last = series[-1]
+    today = TodaySummary(
+        day=last.day,
+        goal=goal,
+        count=last.genuine,
+        status=goal.status(last.genuine),
+        rolling_7d=sum(p.genuine for p in series[-7:]),
+        waiting=goals.waiting_for_you(store, config, now),
+    )
+    cached = cached_streak(store.path, today, now)
+    if cached is not None:
+        today = replace(today, streak_days=cached[0], people=cached[1])
+    return Overview(now, days, total, store.dashboard_platforms(), today, series[-days:], mix)
+
+
+def cached_streak(db: Path, today: TodaySummary, now: datetime) -> tuple[int, list[str]] | None:
+    """(streak, people) from the goal cache that every engage writer refreshes, when it
+    describes this database as it is now: written after the last change, for the same day, the
+    same goal and the same count."""
+    snap = goalcache.read(db)
+    if snap is None or not goalcache.is_fresh(snap, db):
+        return None
+    try:
+        state = goalcache.project(snap, now.timestamp())
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (
+        state is None
+        or state["rolled"]
+        or state["day"] != today.day.isoformat()
+        or (state["min"], state["target"]) != (today.goal.min, today.goal.target)
+        or state["count"] != today.count
+    ):
+        return None
+    return int(state["streak"]), [str(p) for p in state["people"]]
+
+
+@dataclass(frozen=True)
+class Streak:
+    day: date
+    count: int
+    streak_days: int
+    people: list[str]
+
+
+def load_streak(store: Store, config: Config, now: datetime) -> Streak:
+    """The streak and today's people from ``goals.day_status`` (it walks back through the
+    history, which takes a while on a long streak)."""
+    status = goals.day_status(store, config, now=now, with_waiting=False)
+    people: dict[str, None] = {}
+    for it in status.interactions:
+        for person in it.people:
+            people.setdefault(goals.display_handle(it.platform, person), None)
+    return Streak(status.day, status.count, status.streak_days, list(people))
 
 
 def post_key(platform: str, post_id: str) -> str:

@@ -13,7 +13,8 @@ from textual.widget import Widget
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from engage.goals import PLATFORM_NAMES, DayStatus, Waiting, WaitingSummary, format_age
+from engage.dashboard.data import TodaySummary
+from engage.goals import PLATFORM_NAMES, Waiting, WaitingSummary, format_age
 from engage.store import GENUINE_LABELS, LABELS
 
 STATUS_WORDS = {"below": "below goal", "met": "goal met", "exceeded": "goal exceeded"}
@@ -38,21 +39,24 @@ class TodayPanel(Vertical):
         yield ProgressBar(total=3, show_eta=False, show_percentage=False, id="today-bar")
         yield Static(Text("loading…", style="dim"), id="today-text")
 
-    def show(self, status: DayStatus) -> None:
-        goal = status.goal
+    def show(self, today: TodaySummary) -> None:
+        goal = today.goal
         bar = self.query_one("#today-bar", ProgressBar)
-        bar.update(total=goal.target, progress=min(status.count, goal.target))
+        bar.update(total=goal.target, progress=min(today.count, goal.target))
         t = Text()
-        t.append(f"{status.count}/{goal.target}", style="bold")
-        t.append(f" today · {STATUS_WORDS.get(status.status, status.status)}\n")
-        days = "day" if status.streak_days == 1 else "days"
+        t.append(f"{today.count}/{goal.target}", style="bold")
+        t.append(f" today · {STATUS_WORDS.get(today.status, today.status)}\n")
         t.append("streak ")
-        t.append(f"{status.streak_days} {days}\n", style="bold")
+        if today.streak_days is None:
+            t.append("…\n", style="dim")
+        else:
+            days = "day" if today.streak_days == 1 else "days"
+            t.append(f"{today.streak_days} {days}\n", style="bold")
         t.append("7 days ")
-        t.append(str(status.rolling_7d), style="bold")
+        t.append(str(today.rolling_7d), style="bold")
         t.append(f" (goal {goal.min * 7}-{goal.target * 7})")
-        if status.people:
-            t.append("\nwith " + ", ".join(status.people[:4]), style="dim")
+        if today.people:
+            t.append("\nwith " + ", ".join(today.people[:4]), style="dim")
         self.query_one("#today-text", Static).update(t)
 
 
