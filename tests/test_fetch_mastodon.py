@@ -312,3 +312,14 @@ def test_the_user_id_comes_from_the_token_owner(run_cli, fm: FakeMastodon) -> No
     with open_store(paths.db_path(), read_only=True) as store:
         (acc,) = store.list_accounts()
     assert acc.user_id == ME_ID and acc.base_url == fm.base and acc.handle == "alice@127.0.0.1"
+
+
+def test_progress_is_told_about_pages_and_the_rich_bars_run(run_cli, fm: FakeMastodon) -> None:
+    from engage.cli.cmd_fetch import _RichProgress
+
+    _seed(fm)
+    _add(run_cli, fm)
+    with _RichProgress() as progress:
+        report = fetch_accounts(paths.db_path(), load_config(), progress=progress, label=False)
+    assert report.accounts[0].new_posts == 5
+    assert progress.counts["mastodon:alice@127.0.0.1"] == [7, 7]  # 5 posts + 2 mentions, all new
