@@ -875,7 +875,7 @@ class BlueskyConnector(Connector):
                 f"{self.account.base_url or ''} has no AppView for notifications "
                 "(app.bsky.notification.listNotifications); your posts were fetched"
             )
-            log.warning("%s", note)
+            log.info("%s", note)  # shown once as the page note
             yield Page(stream="mentions", cursor=None, note=" ".join(note.split()))
 
 
