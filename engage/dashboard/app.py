@@ -33,6 +33,7 @@ from engage.dashboard.components.panels import (
     TodayPanel,
     WaitingList,
     clock_text,
+    mix_subtitle,
     waiting_subtitle,
     waiting_title,
 )
@@ -81,7 +82,7 @@ class DashboardApp(App[None]):
     """``engage dashboard``. ``clock`` gives "now" (aware) and ``open_url`` opens a link; both
     can be replaced in tests, as can the timings."""
 
-    CSS_PATH = "dashboard.tcss"
+    CSS_PATH = Path(__file__).with_name("dashboard.tcss")  # absolute: subclasses live elsewhere
     TITLE = "engage"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -181,7 +182,8 @@ class DashboardApp(App[None]):
         self._set_posts_title()
         self._draw_titlebar()
         self.w_table.focus()
-        self.refresh_stale(force=True)
+        # paint the frame first, then read: the layout shows at once, the data when it comes
+        self.call_after_refresh(self.refresh_stale, force=True)
         self.set_interval(self.poll_interval, self._tick)
 
     def _set_range_titles(self) -> None:
@@ -319,6 +321,7 @@ class DashboardApp(App[None]):
         g = today.goal
         self.w_chart.update_points(ov.series, g.min, g.target)
         self.w_mix.show(ov.mix)
+        self.w_mix.border_subtitle = mix_subtitle(ov.mix)
         waiting = self.w_waiting
         waiting.show(today.waiting)
         waiting.border_title = waiting_title(today.waiting)

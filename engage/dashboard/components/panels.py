@@ -175,8 +175,14 @@ def waiting_title(summary: WaitingSummary) -> str:
 def waiting_subtitle(summary: WaitingSummary) -> str:
     if summary.median_answer is None:
         return ""
-    return f"you answer in {format_age(summary.median_answer)} (median)"
+    return f"median answer {format_age(summary.median_answer)}"
 
 
 def clock_text(now: datetime) -> str:
     return f"{now:%a %d %b %H:%M}"
+
+
+def mix_subtitle(mix: dict[str, dict[str, int]]) -> str:
+    """``% genuine``, and how many posts wait for a label (they count as not genuine yet)."""
+    unlabelled = sum(m.get("unlabelled", 0) for m in mix.values())
+    return f"% genuine · {unlabelled} unlabelled" if unlabelled else "% genuine"
