@@ -665,6 +665,43 @@ def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int
     return {label: counts[label] for label in LABELS if counts[label]}
 
 
+def correct_label(
+    store: Store,
+    post_id: str,
+    label: str | None,
+    *,
+    platform: str | None = None,
+    clear: bool = False,
+) -> str:
+    """Record (or with ``clear`` remove) the user's label for one post, found by its platform
+    id or URL. Returns a sentence saying what was done."""
+    if clear == (label is not None):
+        raise UsageError("give a LABEL to set, or --clear to remove your correction")
+    found = store.find_posts_by_id(post_id)
+    if platform is not None:
+        found = [p for p in found if p.platform == platform]
+    if not found:
+        where = f" on {platform}" if platform else ""
+        raise UsageError(f"no post with id or URL {post_id!r}{where}; see 'engage posts'")
+    if len(found) > 1:
+        platforms = ", ".join(sorted({p.platform for p in found}))
+        raise UsageError(
+            f"post id {post_id!r} exists on {platforms}; add --platform to say which one"
+        )
+    post = found[0]
+    if clear:
+        removed = store.clear_correction(post.platform, post.post_id)
+        if not removed:
+            return f"{post.platform} post {post.post_id} had no correction"
+        return f"{post.platform} post {post.post_id}: correction removed; the model's label shows"
+    assert label is not None
+    store.set_correction(post.platform, post.post_id, label)
+    return (
+        f"{post.platform} post {post.post_id} labelled {label} (your correction; the model "
+        "never overwrites it; 'engage train' learns from it)"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------------------------
@@ -949,26 +986,54 @@ class TrainReport:
 
 def _user_rows(
     store: Store, settings: FeatureSettings, base: ActiveModel
-) -> tuple[list[LabelledPost], list[LabelledPost]]:
-    """The user's corrected posts, and confident structural evidence from their own history:
-    reposts, posts from automation apps, and replies the current model is sure about."""
+) -> tuple[list[LabelledPost], FeatureFrame | None, list[LabelledPost], FeatureFrame | None]:
+    """The user's corrected posts, and confident structural evidence from their own history
+    (reposts, posts from automation apps, replies the current model is sure about), each with
+    features computed against the whole history of its account."""
     corrections = {(p.platform, p.post_id): lab for p, lab in store.corrections()}
-    corrected_rows: list[LabelledPost] = []
+    corrected: list[LabelledPost] = []
     pseudo: list[LabelledPost] = []
-    accounts = store.post_accounts()
-    for platform, account in accounts:
+    c_frames: list[FeatureFrame] = []
+    p_frames: list[FeatureFrame] = []
+    for platform, account in store.post_accounts():
         history = [p for b in store.iter_posts(account=account, platform=platform) for p in b]
         group = f"user:{platform}:{account}"
         frame = build_frame(history, settings, [group] * len(history))
         preds = predict_frame(base.pipeline, frame)
         rules = rule_labels(frame)
+        c_idx: list[int] = []
+        p_idx: list[int] = []
         for i, p in enumerate(history):
             lab = corrections.get((p.platform, p.post_id))
             if lab is not None:
-                corrected_rows.append(LabelledPost(p, lab, group, p.post_id))
+                corrected.append(LabelledPost(p, lab, group, f"{p.platform}:{p.post_id}"))
+                c_idx.append(i)
             elif rules[i] is not None or (frame.struct[i, 1] > 0 and preds[i].confidence >= 0.9):
-                pseudo.append(LabelledPost(p, preds[i].label, group, p.post_id))
-    return corrected_rows, pseudo
+                pseudo.append(LabelledPost(p, preds[i].label, group, f"{p.platform}:{p.post_id}"))
+                p_idx.append(i)
+        if c_idx:
+            c_frames.append(_subframe(frame, np.array(c_idx)))
+        if p_idx:
+            p_frames.append(_subframe(frame, np.array(p_idx)))
+    return corrected, _concat_frames(c_frames), pseudo, _concat_frames(p_frames)
+
+
+def _concat_frames(frames: Sequence[FeatureFrame]) -> FeatureFrame | None:
+    if not frames:
+        return None
+    if len(frames) == 1:
+        return frames[0]
+    idx = [np.arange(len(f)) for f in frames]
+    out = _subframe(frames[0], idx[0])
+    for f, ix in zip(frames[1:], idx[1:], strict=True):
+        part = _subframe(f, ix)
+        for name in vars(out):
+            a, b = getattr(out, name), getattr(part, name)
+            if isinstance(a, np.ndarray):
+                setattr(out, name, np.concatenate([a, b]))
+            elif isinstance(a, list):
+                setattr(out, name, a + list(b))
+    return out
 
 
 def _hash_fold(key: str, k: int) -> int:
@@ -984,15 +1049,26 @@ def train_personal(store: Store, config: Config | None = None, k: int = 3) -> Tr
     train, _ = split_corpus(load_corpus())
     if not train:
         raise ModelError(f"no training corpus in {corpus_dir()}")
-    corrected, pseudo = _user_rows(store, settings, shipped)
-    if not corrected:
+    corrected, c_frame, pseudo, p_frame = _user_rows(store, settings, shipped)
+    if not corrected or c_frame is None:
         raise UsageError(
             "no corrections yet: correct a few labels with 'engage label POST_ID LABEL', "
             "then run 'engage train'"
         )
+    # pseudo-labels matter while corrections are few; a deterministic sample keeps it quick
     max_pseudo = 0 if len(corrected) >= 200 else 400
-    pseudo.sort(key=lambda r: hashlib.sha256(r.row_id.encode()).hexdigest())
-    pseudo = pseudo[:max_pseudo]
+    order = sorted(
+        range(len(pseudo)), key=lambda i: hashlib.sha256(pseudo[i].row_id.encode()).hexdigest()
+    )[:max_pseudo]
+    pseudo = [pseudo[i] for i in order]
+    train_frame = build_frame(
+        [r.post for r in train], _default_settings(), [r.group for r in train]
+    )
+    frames = [train_frame, c_frame]
+    if pseudo and p_frame is not None:
+        frames.append(_subframe(p_frame, np.array(order, dtype=int)))
+    frame = _concat_frames(frames)
+    assert frame is not None
     c = float(shipped.card.get("hyperparameters", {}).get("C", DEFAULT_C))
 
     # Cross-validation, before (shipped recipe) and after (personal recipe), on the same folds:
@@ -1006,7 +1082,6 @@ def train_personal(store: Store, config: Config | None = None, k: int = 3) -> Tr
             np.array([_hash_fold(r.row_id, k) for r in pseudo], dtype=int),
         ]
     )
-    frame = _frame_for_rows(rows, settings)
     y = np.array([r.label for r in rows])
     w_after = np.where(kind == 1, CORRECTION_WEIGHT, np.where(kind == 2, PSEUDO_WEIGHT, 1.0))
     pred_before = np.empty(len(rows), dtype=object)
@@ -1088,10 +1163,6 @@ def train_personal(store: Store, config: Config | None = None, k: int = 3) -> Tr
     return TrainReport(
         True, len(corrected), len(pseudo), before, after, version, "personal model saved"
     )
-
-
-def _frame_for_rows(rows: Sequence[LabelledPost], settings: FeatureSettings) -> FeatureFrame:
-    return build_frame([r.post for r in rows], settings, [r.group for r in rows])
 
 
 def reset_personal() -> bool:

@@ -406,6 +406,9 @@ def write_demo_database(path: Path, now: datetime | None = None) -> DemoResult:
         leftover.unlink(missing_ok=True)
     with open_store(tmp) as store:
         store.commit_page("demo", "posts", data.posts, data.mentions, None)
+        from engage.classify import label_new_posts
+
+        label_new_posts(store)  # the demo shows labels and reasons like a real database
     tmp.replace(path)
     path.with_name(path.name + ".wal").unlink(missing_ok=True)
     return DemoResult(path, len(data.posts), len(data.mentions), data.start, data.end)

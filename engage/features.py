@@ -20,7 +20,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,23 +32,29 @@ from connectors.base import Post
 from connectors.text import app_key, html_to_text, url_domain
 
 # Bump when the features change: a model trained on other features must not be used with these.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 
 # Placeholders that stand in for links, handles and media in the text the model sees.
 URL_TOKEN = " zurlz "
 MENTION_TOKEN = " zmentionz "
 PIC_TOKEN = " zpicz "
 
-_URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b(?:pic\.twitter\.com|t\.co|bit\.ly|buff\.ly|dlvr\.it|ow\.ly)/\S+",
-    re.IGNORECASE,
-)
-_PIC_RE = re.compile(r"\bpic\.twitter\.com/\S+", re.IGNORECASE)
-_MENTION_RE = re.compile(r"(?<![\w/])@[\w.\-]+(?:@[\w.\-]+)?")
-_HASHTAG_RE = re.compile(r"(?<![\w&])#\w+")
+# Applied to lower-cased text; each pattern starts with a literal so the scan is fast.
+_URL_RE = re.compile(r"https?://\S+|www\.\S+")
+_BARE_LINK_RE = re.compile(r"(?<![\w./])(?:t\.co|bit\.ly|buff\.ly|dlvr\.it|ow\.ly)/\S+")
+_PIC_RE = re.compile(r"pic\.twitter\.com/\S+")
+_MENTION_RE = re.compile(r"@(?<![\w/]@)[\w.\-]+(?:@[\w.\-]+)?")
+# Mastodon's own HTML (p, br, a, span): converted for the whole batch with a few regexes; any
+# other markup goes through connectors.text.html_to_text post by post.
+_OTHER_TAG_RE = re.compile(r"<(?!/?(?:p|br|a|span)[\s>/])")
+_INVISIBLE_RE = re.compile(r'<span class="invisible">[^<]*</span>')
+_BR_RE = re.compile(r"<br\s*/?>")
+_FIRST_P_RE = re.compile(r"(^|\x1e)\s*<p(?:\s[^>]*)?>")
+_P_RE = re.compile(r"<p(?:\s[^>]*)?>")
+_TAG_RE = re.compile(r"<[^>]*>")
+_SPACE_NL_RE = re.compile(r"[ \t]+\n")
+_MANY_NL_RE = re.compile(r"\n{3,}")
 _RT_RE = re.compile(r"^\s*RT\s+@([\w.\-]+(?:@[\w.\-]+)?)\s*:?", re.IGNORECASE)
-_WORD_RE = re.compile(r"\w+")
-_WORDING_STRIP = re.compile(r"[\W\d_]+")
 _SEP = "\x1e"
 
 # Read-later apps post "Title <link> (via Instapaper)": that passes on someone else's article
@@ -154,7 +160,7 @@ class FeatureFrame:
     own_domain_inferred: list[bool]
     link_count: np.ndarray  # times the post's most repeated link occurs in the history
     wording_count: np.ndarray
-    opening: list[str]
+    opening: Sequence[str]
     opening_count: np.ndarray
     minute_count: np.ndarray  # posts from the same app at the same minute past the hour
     reply_to: list[str | None]
@@ -184,52 +190,86 @@ def clean_text(raw: str | None) -> str:
     return raw.strip()
 
 
+def clean_texts(raw: Sequence[str | None]) -> list[str]:
+    """``clean_text`` for a batch. Mastodon's usual markup (paragraphs, line breaks, links,
+    mention and invisible spans) is converted for all posts at once with the same result as
+    ``html_to_text``; posts with any other markup use ``html_to_text`` itself."""
+    out = [t or "" for t in raw]
+    simple: list[int] = []
+    for i, t in enumerate(out):
+        if "<" in t:
+            if _OTHER_TAG_RE.search(t) or _SEP in t or 'class="invisible"><' in t:
+                out[i] = html_to_text(t)
+            else:
+                simple.append(i)
+        elif "&" in t:
+            out[i] = html.unescape(t).strip()
+        else:
+            out[i] = t.strip()
+    if simple:
+        joined = _SEP.join(out[i] for i in simple)
+        joined = _INVISIBLE_RE.sub("", joined)
+        joined = _BR_RE.sub("\n", joined)
+        joined = _FIRST_P_RE.sub(r"\1", joined)
+        joined = _P_RE.sub("\n\n", joined)
+        joined = html.unescape(_TAG_RE.sub("", joined))
+        joined = _MANY_NL_RE.sub("\n\n", _SPACE_NL_RE.sub("\n", joined))
+        for i, t in zip(simple, joined.split(_SEP), strict=True):
+            out[i] = t.strip()
+    return out
+
+
 def model_texts(texts: Sequence[str]) -> list[str]:
-    """Texts as the model sees them: links, media links and @handles replaced by placeholder
-    tokens, lower-cased. Done on the whole batch joined into one string (one regex pass)."""
+    """Texts as the model sees them: lower-cased, links, media links and @handles replaced by
+    placeholder tokens. Done on the whole batch joined into one string (one pass per regex)."""
     if not texts:
         return []
-    joined = _SEP.join(t.replace(_SEP, " ") for t in texts)
-    joined = _PIC_RE.sub(PIC_TOKEN, joined)
+    joined = _SEP.join(texts)
+    if joined.count(_SEP) != len(texts) - 1:  # a text contained the separator itself
+        joined = _SEP.join(t.replace(_SEP, " ") for t in texts)
+    joined = joined.lower()
+    if "pic.twitter.com/" in joined:
+        joined = _PIC_RE.sub(PIC_TOKEN, joined)
     joined = _URL_RE.sub(URL_TOKEN, joined)
+    joined = _BARE_LINK_RE.sub(URL_TOKEN, joined)
     joined = _MENTION_RE.sub(MENTION_TOKEN, joined)
-    return joined.lower().split(_SEP)
+    return joined.split(_SEP)
 
 
 # ---------------------------------------------------------------------------------------------
-# Vectorised text hashing
+# Vectorised tokenising and hashing
 # ---------------------------------------------------------------------------------------------
 
-_MASK64 = (1 << 64) - 1
+_U64 = np.uint64
+_TOKEN_BASE = 1_000_003
+_GOLDEN = 0x9E3779B97F4A7C15
+_CLASSES: np.ndarray | None = None
 
 
 def _char_classes() -> np.ndarray:
     """Per code point below 0x30000: 0 separator, 1 word character (joins into words),
-    2 a character that is a token on its own (CJK, kana, emoji, punctuation)."""
-    n = 0x30000
-    cls = np.zeros(n, dtype=np.uint8)
-    for cp in range(n):
-        ch = chr(cp)
-        if ch.isspace() or cp < 0x20:
-            continue
-        if (
-            0x2E80 <= cp <= 0x9FFF
-            or 0xAC00 <= cp <= 0xD7AF
-            or 0xF900 <= cp <= 0xFAFF
-            or 0xFF65 <= cp <= 0xFF9F
-            or cp >= 0x20000
-        ):
-            cls[cp] = 2
-        elif ch.isalnum() or ch == "_":
-            cls[cp] = 1
-        elif ch in "'’-":
-            cls[cp] = 0
-        else:
-            cls[cp] = 2
+    2 a character that is a token on its own (CJK, kana, Hangul, emoji, punctuation)."""
+    cls = np.zeros(0x30000, dtype=np.uint8)
+
+    def scan(lo: int, hi: int) -> None:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            if cp < 0x20 or ch.isspace() or ch in "'’-":
+                continue
+            cls[cp] = 1 if (ch.isalnum() or ch == "_") else 2
+
+    scan(0, 0x2E80)
+    cls[0x2E80:0xA000] = 2  # CJK radicals, kana, ideographs
+    scan(0xA000, 0xAC00)
+    cls[0xAC00:0xD7B0] = 2  # Hangul syllables
+    scan(0xD7B0, 0xF900)
+    cls[0xF900:0xFB00] = 2  # CJK compatibility ideographs
+    scan(0xFB00, 0x10000)
+    cls[0xFF65:0xFFA0] = 2  # half-width kana
+    cls[0x10000:0x1F000] = 1  # historic scripts, mathematical letters
+    cls[0x1F000:0x20000] = 2  # emoji and pictographs
+    cls[0x20000:] = 2  # more ideographs
     return cls
-
-
-_CLASSES: np.ndarray | None = None
 
 
 def _classes() -> np.ndarray:
@@ -239,30 +279,186 @@ def _classes() -> np.ndarray:
     return _CLASSES
 
 
-def _mix(h: np.ndarray, seed: int) -> np.ndarray:
-    """A 64-bit finaliser (splitmix64) so that nearby polynomial hashes spread over all buckets."""
-    h = h ^ np.uint64(seed)
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
+@dataclass
+class TokenBatch:
+    """A batch of texts as one code-point array with its tokens (spans and hashes)."""
+
+    n_docs: int
+    cps: np.ndarray  # uint64 code points; 0 ends every document
+    doc_of: np.ndarray  # int64 document of each code point
+    cls: np.ndarray  # uint8 class of each code point
+    starts: np.ndarray  # int64 token starts
+    ends: np.ndarray  # int64 token ends (exclusive)
+    tok_doc: np.ndarray  # int64 document of each token
+    tok_hash: np.ndarray  # uint64 polynomial hash of each token's code points
+
+
+_POWERS: dict[str, np.ndarray] = {}
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """base^i and base^-i (mod 2^64) for i < n, grown on demand and kept."""
+    have = _POWERS.get("pw")
+    if have is None or have.shape[0] < n:
+        size = max(n, 1 << 16, 2 * (have.shape[0] if have is not None else 0))
+        with np.errstate(over="ignore"):
+            pw = np.full(size, _TOKEN_BASE, dtype=np.uint64)
+            pw[0] = 1
+            np.cumprod(pw, out=pw)
+            inv = np.full(size, pow(_TOKEN_BASE, -1, 1 << 64), dtype=np.uint64)
+            inv[0] = 1
+            np.cumprod(inv, out=inv)
+        _POWERS["pw"], _POWERS["inv"] = pw, inv
+    return _POWERS["pw"][:n], _POWERS["inv"][:n]
+
+
+_LAST_TOKENS: list[Any] = [None, None]
+
+
+def tokenize(texts: Sequence[str]) -> TokenBatch:
+    """Tokens of a batch. The last result is remembered (with the very text objects it came
+    from), so the pipeline's hasher does not redo the work ``build_frame`` just did."""
+    last_texts, last = _LAST_TOKENS
+    if (
+        last_texts is not None
+        and len(last_texts) == len(texts)
+        and all(a is b for a, b in zip(last_texts, texts, strict=True))
+    ):
+        return last
+    batch = _tokenize(texts)
+    _LAST_TOKENS[0], _LAST_TOKENS[1] = list(texts), batch
+    return batch
+
+
+def _tokenize(texts: Sequence[str]) -> TokenBatch:
+    n_docs = len(texts)
+    buf = "\x00".join(texts) + "\x00"
+    cps32 = np.frombuffer(buf.encode("utf-32-le"), dtype=np.uint32)
+    is_sep = cps32 == 0
+    doc_of = np.cumsum(is_sep, dtype=np.int64)
+    doc_of -= is_sep
+    table = _classes()
+    cls = table[np.minimum(cps32, table.shape[0] - 1)]
+    cps = cps32.astype(np.uint64)
+    n_cp = cps.shape[0]
+    word = cls == 1
+    single = cls == 2
+    prev_word = np.empty_like(word)
+    prev_word[0] = False
+    prev_word[1:] = word[:-1]
+    next_word = np.empty_like(word)
+    next_word[-1] = False
+    next_word[:-1] = word[1:]
+    starts = np.flatnonzero(single | (word & ~prev_word))
+    ends = np.flatnonzero(single | (word & ~next_word)) + 1
+    pw, inv = _powers(n_cp)
+    with np.errstate(over="ignore"):
+        # hash of span [a, b) = (P[b] - P[a]) * base^-a, with P the prefix sums of cp * base^i
+        pref = np.zeros(n_cp + 1, dtype=np.uint64)
+        np.cumsum(cps * pw, out=pref[1:])
+        tok_hash = (pref[ends] - pref[starts]) * inv[starts]
+    return TokenBatch(n_docs, cps, doc_of, cls, starts, ends, doc_of[starts], tok_hash)
+
+
+def _token_hash(word: str) -> int:
+    h = 0
+    for i, ch in enumerate(word):
+        h = (h + ord(ch) * pow(_TOKEN_BASE, i, 1 << 64)) % (1 << 64)
+    return h
+
+
+_PLACEHOLDER_HASHES = np.array(
+    [_token_hash(w) for w in ("zurlz", "zmentionz", "zpicz", "rt", "via")], dtype=np.uint64
+)
+_MENTION_HASH = _PLACEHOLDER_HASHES[1]
+
+
+def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
+    """Fibonacci hashing: the top ``bits`` bits of h * golden ratio."""
+    with np.errstate(over="ignore"):
+        return ((h * _U64(_GOLDEN)) >> _U64(64 - bits)).astype(np.int64)
+
+
+def _block(rows: np.ndarray, cols: np.ndarray, n_docs: int, width: int) -> sp.csr_matrix:
+    """CSR block from (row, col) pairs already in row order; values filled in later."""
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+    return sp.csr_matrix((np.ones(cols.shape[0]), cols, indptr), shape=(n_docs, width), copy=False)
+
+
+def hash_batch(
+    batch: TokenBatch, n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
+) -> sp.csr_matrix:
+    """Hashed n-gram counts; each n-gram kind has its own block of ``n_features`` columns, and
+    each row is scaled to unit length (counting repeats as distinct)."""
+    n_docs = batch.n_docs
+    bits = max(1, int(n_features).bit_length() - 1)
+    if 1 << bits != n_features:
+        raise ValueError(f"n_features must be a power of two, not {n_features}")
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    cps = batch.cps
+    n_cp = cps.shape[0]
+    with np.errstate(over="ignore"):
+        is_sep = cps == 0
+        for k in char_ngrams:
+            if k <= 0 or n_cp < k or k > 3:
+                continue
+            m = n_cp - k + 1
+            # up to three 21-bit code points packed exactly into one 64-bit key
+            h = cps[:m].copy()
+            bad = is_sep[:m].copy()
+            for j in range(1, k):
+                h <<= _U64(21)
+                h |= cps[j : m + j]
+                bad |= is_sep[j : m + j]
+            ok = ~bad
+            blocks.append((batch.doc_of[:m][ok], _bucket(h[ok] + _U64(k), bits)))
+        th = batch.tok_hash
+        td = batch.tok_doc
+        if th.size:
+            blocks.append((td, _bucket(th ^ _U64(0x5851F42D4C957F2D), bits)))
+            for k in range(2, word_ngrams + 1):
+                m = th.size - k + 1
+                if m <= 0:
+                    break
+                g = th[:m].copy()
+                for j in range(1, k):
+                    g = g * _U64(_GOLDEN) + th[j : m + j]
+                same = td[:m] == td[k - 1 :]
+                blocks.append((td[:m][same], _bucket(g[same] + _U64(k), bits)))
+    if not blocks:
+        return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
+    mats = [_block(r, c, n_docs, n_features) for r, c in blocks]
+    out = sp.hstack(mats, format="csr") if len(mats) > 1 else mats[0]
+    per_row = np.diff(out.indptr)
+    scale = 1.0 / np.sqrt(np.maximum(per_row, 1))
+    out.data = np.repeat(scale, per_row)
+    # duplicate (row, column) entries are kept: every product with the matrix sums them
+    return out
+
+
+def hash_texts(
+    texts: Sequence[str], n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
+) -> sp.csr_matrix:
+    if not texts:
+        return sp.csr_matrix((0, n_features), dtype=np.float64)
+    return hash_batch(tokenize(texts), n_features, word_ngrams, char_ngrams)
 
 
 class FastTextHasher(TransformerMixin, BaseEstimator):
-    """Hashed word 1-2 grams and character n-grams of a batch of texts, as a sparse matrix.
+    """Hashed word 1-2-grams and character n-grams of a batch of texts, as a sparse matrix.
 
-    Language-independent: runs of letters and digits form words; CJK characters, kana, emoji
-    and punctuation are tokens on their own (so Japanese gets character uni- and bigrams); the
-    character n-grams run over the whole text including spaces. Counts are log-scaled and each
-    row is L2-normalised. Stateless, so ``fit`` learns nothing.
+    Language-independent: runs of letters and digits form words; CJK characters, kana, Hangul,
+    emoji and punctuation are tokens on their own (so Japanese gets character uni- and bigrams);
+    the character n-grams run over the whole text including spaces. Each row is scaled to unit
+    length. Stateless, so ``fit`` learns nothing. ``n_features`` must be a power of two.
     """
 
     def __init__(
         self,
         n_features: int = 2**16,
         word_ngrams: int = 2,
-        char_ngrams: tuple[int, ...] = (2, 3, 4),
+        char_ngrams: tuple[int, ...] = (3,),
     ) -> None:
         self.n_features = n_features
         self.word_ngrams = word_ngrams
@@ -272,103 +468,13 @@ class FastTextHasher(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> sp.csr_matrix:
-        texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
+        texts = [t if isinstance(t, str) else str(t) for t in np.asarray(X, dtype=object).ravel()]
         return hash_texts(texts, self.n_features, self.word_ngrams, tuple(self.char_ngrams))
-
-
-def hash_texts(
-    texts: Sequence[str], n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
-) -> sp.csr_matrix:
-    n_docs = len(texts)
-    if n_docs == 0:
-        return sp.csr_matrix((0, n_features), dtype=np.float64)
-    # One separator code point (0) between documents, and one at the end.
-    buf = "\x00".join(texts) + "\x00"
-    cps = np.frombuffer(buf.encode("utf-32-le"), dtype=np.uint32)
-    doc_of = np.cumsum(cps == 0) - (cps == 0)  # document index of every code point
-    doc_of = doc_of.astype(np.int64)
-    table = _classes()
-    safe = np.minimum(cps, np.uint32(table.shape[0] - 1))
-    cls = table[safe]
-    cls[cps == 0] = 0
-    cp64 = cps.astype(np.uint64)
-    rows_parts: list[np.ndarray] = []
-    cols_parts: list[np.ndarray] = []
-    mod = np.uint64(n_features)
-
-    # -- character n-grams over the raw code points, never crossing a document boundary --------
-    sep_pos = np.flatnonzero(cps == 0)
-    n_cp = cps.shape[0]
-    # distance from each position to the next separator
-    next_sep = np.searchsorted(sep_pos, np.arange(n_cp), side="left")
-    room = sep_pos[np.minimum(next_sep, len(sep_pos) - 1)] - np.arange(n_cp)
-    with np.errstate(over="ignore"):
-        for k in char_ngrams:
-            if k <= 0 or n_cp < k:
-                continue
-            h = cp64[: n_cp - k + 1].copy()
-            for j in range(1, k):
-                h = h * np.uint64(1_000_003) + cp64[j : n_cp - k + 1 + j]
-            ok = room[: n_cp - k + 1] >= k
-            h = _mix(h[ok], 0x51 + k)
-            rows_parts.append(doc_of[: n_cp - k + 1][ok])
-            cols_parts.append((h % mod).astype(np.int64))
-
-        # -- word tokens: runs of class 1, or single class-2 characters ---------------------
-        is_tok = cls > 0
-        prev_cls = np.concatenate(([0], cls[:-1]))
-        starts = np.flatnonzero(is_tok & ((cls == 2) | (prev_cls != 1)))
-        if starts.size:
-            nxt_cls = np.concatenate((cls[1:], [0]))
-            ends = np.flatnonzero(is_tok & ((cls == 2) | (nxt_cls != 1))) + 1
-            # polynomial hash of each token via prefix sums in wrapping uint64 arithmetic
-            base = np.uint64(1_000_003)
-            inv_base = np.uint64(pow(1_000_003, -1, 1 << 64))
-            pw = np.empty(n_cp, dtype=np.uint64)
-            pw[0] = 1
-            pw[1:] = base
-            pw = np.cumprod(pw)
-            ipw = np.empty(n_cp, dtype=np.uint64)
-            ipw[0] = 1
-            ipw[1:] = inv_base
-            ipw = np.cumprod(ipw)
-            pref = np.concatenate(([np.uint64(0)], np.cumsum(cp64 * pw)))
-            tok_h = (pref[ends] - pref[starts]) * ipw[starts]
-            tok_h = _mix(tok_h, 0x77)
-            tok_doc = doc_of[starts]
-            rows_parts.append(tok_doc)
-            cols_parts.append((tok_h % mod).astype(np.int64))
-            for k in range(2, word_ngrams + 1):
-                if tok_h.size < k:
-                    break
-                same = tok_doc[: tok_h.size - k + 1] == tok_doc[k - 1 :]
-                g = tok_h[: tok_h.size - k + 1].copy()
-                for j in range(1, k):
-                    g = g * np.uint64(0x9E3779B97F4A7C15) + tok_h[j : tok_h.size - k + 1 + j]
-                g = _mix(g[same], 0x100 + k)
-                rows_parts.append(tok_doc[: tok_h.size - k + 1][same])
-                cols_parts.append((g % mod).astype(np.int64))
-
-    rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, np.int64)
-    cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, np.int64)
-    # Count (row, col) pairs: sort the combined key once, then collapse runs.
-    key = rows * n_features + cols
-    key.sort()
-    uniq, counts = np.unique(key, return_counts=True)
-    r = uniq // n_features
-    c = uniq % n_features
-    vals = np.log1p(counts.astype(np.float64))
-    norms = np.sqrt(np.bincount(r, weights=vals * vals, minlength=n_docs))
-    norms[norms == 0] = 1.0
-    vals = vals / norms[r]
-    indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n_docs), out=indptr[1:])
-    return sp.csr_matrix((vals, c, indptr), shape=(n_docs, n_features))
 
 
 class StructColumns(TransformerMixin, BaseEstimator):
     """The numeric structural and context columns as a sparse float matrix, each multiplied by
-    a fixed weight (the text block is L2-normalised, so these keep a comparable scale)."""
+    a fixed weight (the text block has unit length, so these keep a comparable scale)."""
 
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = weight
@@ -394,7 +500,7 @@ class AppTokens(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> sp.csr_matrix:
-        texts = [str(t) if t is not None else "" for t in np.asarray(X, dtype=object).ravel()]
+        texts = [t if isinstance(t, str) else "" for t in np.asarray(X, dtype=object).ravel()]
         return hash_texts(texts, self.n_features, 1, ())
 
 
@@ -404,14 +510,16 @@ class AppTokens(TransformerMixin, BaseEstimator):
 
 
 def _norm_url(u: str) -> str:
+    """A link's identity: no scheme, no www., no fragment, no tracking parameters, no final /."""
     u = u.strip().lower()
-    for prefix in ("https://", "http://"):
-        if u.startswith(prefix):
-            u = u[len(prefix) :]
-            break
+    if u.startswith("https://"):
+        u = u[8:]
+    elif u.startswith("http://"):
+        u = u[7:]
     if u.startswith("www."):
         u = u[4:]
-    u = u.split("#", 1)[0]
+    if "#" in u:
+        u = u.split("#", 1)[0]
     if "?" in u:
         base, _, query = u.partition("?")
         kept = [q for q in query.split("&") if not q.startswith(("utm_", "ref=", "s="))]
@@ -419,15 +527,25 @@ def _norm_url(u: str) -> str:
     return u.rstrip("/")
 
 
-def _domain_matches(domain: str, owned: frozenset[str] | set[str]) -> str | None:
+def _domain_of(norm_url: str) -> str:
+    host = norm_url.split("/", 1)[0].split("?", 1)[0]
+    if "@" in host:
+        host = host.rsplit("@", 1)[1]
+    if ":" in host:
+        host = host.split(":", 1)[0]
+    return host[4:] if host.startswith("www.") else host
+
+
+def _domain_matches(domain: str, owned: Iterable[str]) -> str | None:
+    owned_set = owned if isinstance(owned, (set, frozenset, dict)) else set(owned)
     if not domain:
         return None
-    if domain in owned:
+    if domain in owned_set:
         return domain
     parts = domain.split(".")
     for i in range(1, len(parts) - 1):
         parent = ".".join(parts[i:])
-        if parent in owned:
+        if parent in owned_set:
             return parent
     return None
 
@@ -446,9 +564,32 @@ def infer_own_domains(
         for d in set(doms):
             if d and d not in COMMON_DOMAINS:
                 per_domain[d] += 1
-    return {
-        d: n for d, n in per_domain.items() if n >= 3 and n >= max(3, math.ceil(0.2 * link_posts))
-    }
+    need = max(3, math.ceil(0.2 * link_posts))
+    return {d: n for d, n in per_domain.items() if n >= need}
+
+
+def _count_keys(keys: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """For every key, how many of the ``counted`` rows have the same key."""
+    out = np.zeros(keys.shape[0], dtype=np.float64)
+    if not counted.any():
+        return out
+    uniq, counts = np.unique(keys[counted], return_counts=True)
+    pos = np.searchsorted(uniq, keys)
+    pos = np.minimum(pos, uniq.shape[0] - 1)
+    hit = uniq[pos] == keys
+    out[hit] = counts[pos[hit]]
+    return out
+
+
+def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return (a.astype(np.uint64) * _U64(_GOLDEN)) ^ b.astype(np.uint64)
+
+
+_KIND_CODE = {"post": 0, "reply": 1, "quote": 2, "repost": 3}
+_PLATFORM_CODE = {"x": 0, "mastodon": 1, "bluesky": 2}
+_Q_CHARS = (ord("?"), 0xFF1F, 0xBF)
+_EXCL_CHARS = (ord("!"), 0xFF01)
 
 
 def build_frame(
@@ -457,177 +598,211 @@ def build_frame(
     groups: Sequence[Hashable] | None = None,
 ) -> FeatureFrame:
     """Features of ``posts``. ``groups`` names the account history each post belongs to (default:
-    its platform and account); context features compare a post with the others of its group."""
+    its platform and account); context features compare a post with the others of its group.
+    Everything that can be is computed for the whole batch at once."""
     n = len(posts)
     if groups is None:
         groups = [(p.platform, p.account) for p in posts]
-    texts = [clean_text(p.text) for p in posts]
+    gmap: dict[Hashable, int] = {}
+    gcode = np.array([gmap.setdefault(g, len(gmap)) for g in groups], dtype=np.int64)
+    raw_texts = [p.text for p in posts]
+    texts = [t.strip() if t and "<" not in t and "&" not in t else clean_text(t) for t in raw_texts]
     mtexts = model_texts(texts)
-    struct = np.zeros((n, N_STRUCT), dtype=np.float64)
+    kinds = np.array([_KIND_CODE.get(p.kind, 0) for p in posts], dtype=np.int8)
+    plat = np.array([_PLATFORM_CODE.get(p.platform, 0) for p in posts], dtype=np.int8)
+    clients: list[str | None] = [p.client for p in posts]
+    reply_to: list[str | None] = [p.reply_to_user for p in posts]
+    urls_l = [p.urls for p in posts]
+    n_mentions_l = np.array([len(p.mentions) for p in posts], dtype=np.float64)
+    times = [p.created_at for p in posts]
+    minute = np.array([t.minute for t in times], dtype=np.int64)
+    second = np.array([t.second for t in times], dtype=np.int64)
 
-    apps = settings.automation_apps
-    suites = settings.suite_apps
-    clients: list[str | None] = []
-    app_keys: list[str] = []
-    app_kind: list[str] = []
-    repost_of: list[str | None] = []
-    reply_to: list[str | None] = []
+    # -- posting app ----------------------------------------------------------------------------
+    app_info: dict[str | None, tuple[str, str, int]] = {}
+    for c in set(clients):
+        key = app_key(c) if c else ""
+        if not key:
+            kind = ""
+        elif key in READ_LATER_APPS:
+            kind = "read_later"
+        elif key in settings.automation_apps:
+            kind = "automation"
+        elif key in settings.suite_apps:
+            kind = "suite"
+        else:
+            kind = ""
+        app_info[c] = (key, kind, len(app_info) + 1)
+    infos = [app_info[c] for c in clients]
+    app_keys = [i[0] for i in infos]
+    app_kind = [i[1] for i in infos]
+    app_code = np.array([i[2] for i in infos], dtype=np.int64)
+
+    # -- reposts (rule 1) and threads -----------------------------------------------------------
+    repost_of: list[str | None] = [None] * n
+    for i in np.flatnonzero(kinds == 3).tolist():
+        m = _RT_RE.match(texts[i])
+        repost_of[i] = m.group(1) if m else ""
+    for i, t in enumerate(texts):
+        if t[:3] in ("RT ", "rt ") and repost_of[i] is None:
+            m = _RT_RE.match(t)
+            if m:
+                repost_of[i] = m.group(1)
+    original = np.array([r is None for r in repost_of], dtype=bool)
+    reply_self = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(kinds == 1).tolist():
+        rtu = reply_to[i]
+        acc = posts[i].account
+        if rtu and acc:
+            # a reply to oneself continues a thread ("ana" and "ana@host" are the same person)
+            reply_self[i] = rtu.split("@")[0].lower() == acc.split("@")[0].lower()
+
+    # -- text statistics, vectorised over the batch ---------------------------------------------
+    tb = tokenize(mtexts)
+    cps = tb.cps
+    n_q = np.bincount(tb.doc_of, weights=np.isin(cps, _Q_CHARS), minlength=n)[:n]
+    n_excl = np.bincount(tb.doc_of, weights=np.isin(cps, _EXCL_CHARS), minlength=n)[:n]
+    n_tags = np.bincount(tb.doc_of, weights=cps == ord("#"), minlength=n)[:n]
+    cjk = (cps >= 0x3040) & (cps <= 0x9FFF) | (cps >= 0xAC00) & (cps <= 0xD7AF)
+    n_cjk = np.bincount(tb.doc_of, weights=cjk, minlength=n)[:n]
+    tok_first = cps[tb.starts]
+    is_word_tok = tb.cls[tb.starts] == 1
+    placeholder = np.isin(tb.tok_hash, _PLACEHOLDER_HASHES) & is_word_tok
+    own_tok = is_word_tok & ~placeholder
+    own_words_n = np.bincount(tb.tok_doc, weights=own_tok, minlength=n)[:n]
+    own_chars = np.bincount(tb.tok_doc, weights=(tb.ends - tb.starts) * own_tok, minlength=n)[:n]
+    own_words = own_words_n + n_cjk / 2.0
+    n_url_tokens = np.bincount(
+        tb.tok_doc, weights=tb.tok_hash == _PLACEHOLDER_HASHES[0], minlength=n
+    )[:n]
+    n_ment_tokens = np.bincount(tb.tok_doc, weights=tb.tok_hash == _MENTION_HASH, minlength=n)[:n]
+    n_pic = np.bincount(tb.tok_doc, weights=tb.tok_hash == _PLACEHOLDER_HASHES[2], minlength=n)[:n]
+    n_links = np.maximum(np.array([len(u) for u in urls_l], dtype=np.float64), n_url_tokens)
+    n_mentions = np.maximum(n_mentions_l, n_ment_tokens)
+    first_tok = np.searchsorted(tb.tok_doc, np.arange(n))
+    has_tok = first_tok < tb.tok_doc.shape[0]
+    first_tok_c = np.minimum(first_tok, max(tb.tok_doc.shape[0] - 1, 0))
+    starts_mention = np.zeros(n, dtype=bool)
+    if tb.tok_hash.size:
+        starts_mention = has_tok & (tb.tok_doc[first_tok_c] == np.arange(n))
+        starts_mention &= tb.tok_hash[first_tok_c] == _MENTION_HASH
+    ends_q = np.array(
+        [
+            t.rstrip(" \n\t.!)\"'»」）🙂😊🤔😅🙏").endswith(("?", "？"))
+            if "?" in t or "？" in t
+            else False
+            for t in mtexts
+        ],
+        dtype=bool,
+    )
+
+    # -- wording and opening keys: the post's own words (no links, handles, digits) ------------
+    cjk_tok = (tok_first >= 0x3040) & (tok_first <= 0x9FFF) | (tok_first >= 0xAC00) & (
+        tok_first <= 0xD7AF
+    )
+    digit_tok = (tok_first >= ord("0")) & (tok_first <= ord("9"))
+    wtok = np.flatnonzero((own_tok & ~digit_tok) | cjk_tok)
+    wording_hash = np.zeros(n, dtype=np.uint64)
+    opening_hash = np.zeros(n, dtype=np.uint64)
+    wording_len = np.zeros(n, dtype=np.float64)
+    n_wtok = np.zeros(n, dtype=np.int64)
+    opening_tok = np.full((n, 2), -1, dtype=np.int64)
+    if wtok.size:
+        wdoc = tb.tok_doc[wtok]
+        wh = tb.tok_hash[wtok]
+        with np.errstate(over="ignore"):
+            pos = np.arange(wtok.size, dtype=np.uint64)
+            pw = np.full(wtok.size, _GOLDEN, dtype=np.uint64)
+            pw[0] = 1
+            np.cumprod(pw, out=pw)
+            docs, seg = np.unique(wdoc, return_index=True)
+            sums = np.add.reduceat(wh * pw, seg)
+            inv = pow(_GOLDEN, -1, 1 << 64)
+            invp = np.full(wtok.size, inv, dtype=np.uint64)
+            invp[0] = 1
+            np.cumprod(invp, out=invp)
+            wording_hash[docs] = sums * invp[seg]
+            del pos
+            counts = np.diff(np.append(seg, wtok.size))
+            n_wtok[docs] = counts
+            wording_len[docs] = np.add.reduceat((tb.ends - tb.starts)[wtok].astype(float), seg)
+            two = counts >= 3
+            opening_hash[docs[two]] = wh[seg[two]] * _U64(_GOLDEN) + wh[seg[two] + 1]
+            opening_tok[docs[two], 0] = wtok[seg[two]]
+            opening_tok[docs[two], 1] = wtok[seg[two] + 1]
+    has_wording = wording_len >= 8
+
+    # -- context counts within each group ------------------------------------------------------
+    wording_count = _count_keys(_combine(gcode, wording_hash), original & has_wording)
+    wording_count[~has_wording] = 0
+    has_opening = opening_tok[:, 0] >= 0
+    opening_count = _count_keys(_combine(gcode, opening_hash), original & has_opening)
+    opening_count[~has_opening] = 0
+    minute_key = (gcode * 4096 + app_code) * 64 + minute
+    minute_count = _count_keys(minute_key, original)
+    app_total = _count_keys(gcode * 4096 + app_code, original)
+    scheduled = np.where(
+        (minute_count >= 4) & (minute_count >= 0.25 * app_total),
+        np.log1p(np.maximum(minute_count - 1, 0)),
+        0.0,
+    )
+    exact_hour = (minute == 0) & (second < 5)
+
+    # links: the same link again, and own domains (configured, or inferred per group)
+    link_count = np.zeros(n, dtype=np.float64)
     own_domain: list[str | None] = [None] * n
     own_inferred: list[bool] = [False] * n
-    domains: list[list[str]] = []
-    url_keys: list[list[str]] = []
-    wording: list[str] = []
-    opening: list[str] = []
-    minute_key: list[tuple[Hashable, str, int]] = []
-    kinds = np.zeros(n, dtype=np.int8)
-    reply_self = np.zeros(n, dtype=bool)
-    n_links = np.zeros(n, dtype=np.float64)
-    n_mentions = np.zeros(n, dtype=np.float64)
-    n_q = np.zeros(n, dtype=np.float64)
-    ends_q = np.zeros(n, dtype=bool)
-    own_chars = np.zeros(n, dtype=np.float64)
-    own_words = np.zeros(n, dtype=np.float64)
-    n_tags = np.zeros(n, dtype=np.float64)
-    n_excl = np.zeros(n, dtype=np.float64)
-    exact_hour = np.zeros(n, dtype=bool)
-    plat = np.zeros(n, dtype=np.int8)
-    starts_mention = np.zeros(n, dtype=bool)
-    empty = np.zeros(n, dtype=bool)
-    media_only = np.zeros(n, dtype=bool)
-    kind_code = {"post": 0, "reply": 1, "quote": 2, "repost": 3}
-    plat_code = {"x": 0, "mastodon": 1, "bluesky": 2}
-
-    for i, p in enumerate(posts):
-        text = texts[i]
-        mt = mtexts[i]
-        g = groups[i]
-        client = p.client
-        key = app_key(client) if client else ""
-        clients.append(client)
-        app_keys.append(key)
-        if not key:
-            app_kind.append("")
-        elif key in READ_LATER_APPS:
-            app_kind.append("read_later")
-        elif key in apps:
-            app_kind.append("automation")
-        elif key in suites:
-            app_kind.append("suite")
-        else:
-            app_kind.append("")
-        kind = p.kind
-        rt = _RT_RE.match(text) if text[:3].upper() == "RT " else None
-        if kind == "repost":
-            target = rt.group(1) if rt else None
-            repost_of.append(target or "")
-        elif rt is not None:
-            repost_of.append(rt.group(1))
-        else:
-            repost_of.append(None)
-        kinds[i] = kind_code.get(kind, 0)
-        rtu = p.reply_to_user
-        reply_to.append(rtu)
-        if kind == "reply" and rtu and p.account:
-            # a reply to oneself continues a thread ("ana" and "ana@host" are the same person)
-            reply_self[i] = rtu.split("@")[0].lower() == p.account.split("@")[0].lower()
-        urls = p.urls
-        doms = [url_domain(u) for u in urls] if urls else []
-        domains.append(doms)
-        url_keys.append([_norm_url(u) for u in urls] if urls else [])
-        n_url_tokens = mt.count("zurlz")
-        n_links[i] = max(len(urls), n_url_tokens)
-        n_mentions[i] = max(len(p.mentions), mt.count("zmentionz"))
-        # question marks outside links (links were replaced in the model text)
-        q = mt.count("?") + mt.count("？") + mt.count("¿")
-        n_q[i] = q
-        stripped = mt.rstrip(" \n\t.!)\"'»」）🙂😊🤔😅🙏")
-        ends_q[i] = stripped.endswith(("?", "？"))
-        words = [
-            w for w in _WORD_RE.findall(mt) if w not in ("zurlz", "zmentionz", "zpicz", "rt", "via")
-        ]
-        own_words[i] = len(words) + sum(1 for ch in mt if "\u3040" <= ch <= "\u9fff") / 2.0
-        own_chars[i] = sum(len(w) for w in words)
-        n_tags[i] = len(_HASHTAG_RE.findall(text))
-        n_excl[i] = mt.count("!") + mt.count("！")
-        starts_mention[i] = mt.lstrip().startswith("zmentionz")
-        empty[i] = not text
-        media_only[i] = "zpicz" in mt and not words
-        created = p.created_at
-        exact_hour[i] = created.minute == 0 and created.second < 5
-        plat[i] = plat_code.get(p.platform, 0)
-        wk = _WORDING_STRIP.sub(
-            " ", mt.replace("zurlz", " ").replace("zmentionz", " ").replace("zpicz", " ")
-        ).strip()
-        wording.append(wk if len(wk) >= 8 else "")
-        opening.append(" ".join(wk.split()[:2]) if len(wk.split()) >= 3 else "")
-        minute_key.append((g, key, created.minute))
-
-    original = [r is None for r in repost_of]
-    # -- context counts within each group (one pass each over the batch) -----------------------
-    link_counter: Counter[tuple[Hashable, str]] = Counter()
-    wording_counter: Counter[tuple[Hashable, str]] = Counter()
-    opening_counter: Counter[tuple[Hashable, str]] = Counter()
-    minute_counter: Counter[tuple[Hashable, str, int]] = Counter()
-    app_counter: Counter[tuple[Hashable, str]] = Counter()
-    for i in range(n):
-        if not original[i]:
-            continue
-        g = groups[i]
-        for u in set(url_keys[i]):
-            link_counter[(g, u)] += 1
-        if wording[i]:
-            wording_counter[(g, wording[i])] += 1
-        if opening[i]:
-            opening_counter[(g, opening[i])] += 1
-        minute_counter[minute_key[i]] += 1
-        app_counter[(g, app_keys[i])] += 1
-
-    # own domains: configured ones, plus those inferred per group
-    by_group: dict[Hashable, list[int]] = {}
-    for i, g in enumerate(groups):
-        by_group.setdefault(g, []).append(i)
+    with_links = [i for i in range(n) if urls_l[i]]
     inferred: dict[Hashable, dict[str, int]] = {}
-    for g, idx in by_group.items():
-        inferred[g] = infer_own_domains([domains[i] for i in idx], [original[i] for i in idx])
+    if with_links:
+        link_post: list[int] = []
+        link_key: list[int] = []
+        post_domains: dict[int, list[str]] = {}
+        for i in with_links:
+            seen: set[str] = set()
+            doms: list[str] = []
+            for u in urls_l[i]:
+                nu = _norm_url(u)
+                if nu in seen:
+                    continue
+                seen.add(nu)
+                link_post.append(i)
+                link_key.append(hash((int(gcode[i]), nu)))
+                doms.append(_domain_of(nu))
+            post_domains[i] = doms
+        lp = np.array(link_post, dtype=np.int64)
+        lk = np.array(link_key, dtype=np.int64)
+        lc = _count_keys(lk, original[lp])
+        np.maximum.at(link_count, lp, np.maximum(lc, 1))
+        per_group: dict[int, list[int]] = {}
+        for i in with_links:
+            per_group.setdefault(int(gcode[i]), []).append(i)
+        groups_by_code = {v: k for k, v in gmap.items()}
+        configured = settings.own_domains
+        match_cache: dict[tuple[int, str], tuple[str | None, bool]] = {}
+        for code, idx in per_group.items():
+            inf = infer_own_domains(
+                [post_domains[i] for i in idx], [bool(original[i]) for i in idx]
+            )
+            inferred[groups_by_code[code]] = inf
+            for i in idx:
+                for d in post_domains[i]:
+                    ck = (code, d)
+                    hit = match_cache.get(ck)
+                    if hit is None:
+                        conf = _domain_matches(d, configured)
+                        hit = (conf, False) if conf else (_domain_matches(d, inf), True)
+                        match_cache[ck] = hit
+                    if hit[0] and (own_domain[i] is None or (own_inferred[i] and not hit[1])):
+                        own_domain[i], own_inferred[i] = hit
+    own_arr = np.array([d is not None for d in own_domain], dtype=bool)
+    inf_arr = np.array(own_inferred, dtype=bool)
 
-    link_count = np.zeros(n, dtype=np.float64)
-    wording_count = np.zeros(n, dtype=np.float64)
-    opening_count = np.zeros(n, dtype=np.float64)
-    minute_count = np.zeros(n, dtype=np.float64)
-    scheduled = np.zeros(n, dtype=np.float64)
-    configured = settings.own_domains
-    for i in range(n):
-        g = groups[i]
-        if url_keys[i]:
-            link_count[i] = max(link_counter.get((g, u), 1) for u in url_keys[i])
-        if wording[i]:
-            wording_count[i] = wording_counter.get((g, wording[i]), 1)
-        if opening[i]:
-            opening_count[i] = opening_counter.get((g, opening[i]), 1)
-        mc = minute_counter.get(minute_key[i], 1)
-        minute_count[i] = mc
-        same_app = app_counter.get((g, app_keys[i]), 1)
-        # by chance about 1/60 of an app's posts share a minute; far more looks scheduled
-        if mc >= 4 and mc >= 0.25 * same_app:
-            scheduled[i] = math.log1p(mc - 1)
-        if domains[i]:
-            inf = inferred.get(g, {})
-            for d in domains[i]:
-                hit = _domain_matches(d, configured)
-                if hit:
-                    own_domain[i] = hit
-                    own_inferred[i] = False
-                    break
-                hit = _domain_matches(d, inf.keys())  # type: ignore[arg-type]
-                if hit and own_domain[i] is None:
-                    own_domain[i] = hit
-                    own_inferred[i] = True
-
-    s = struct
+    s = np.zeros((n, N_STRUCT), dtype=np.float64)
     s[:, _IX["kind_post"]] = kinds == 0
     s[:, _IX["kind_reply"]] = (kinds == 1) & ~reply_self
     s[:, _IX["kind_quote"]] = kinds == 2
-    s[:, _IX["kind_repost"]] = np.array([r is not None for r in repost_of])
+    s[:, _IX["kind_repost"]] = ~original
     s[:, _IX["reply_to_self"]] = reply_self
     s[:, _IX["n_links"]] = np.log1p(n_links)
     s[:, _IX["n_mentions"]] = np.log1p(n_mentions)
@@ -640,16 +815,12 @@ def build_frame(
     s[:, _IX["few_own_words"]] = (own_words > 0) & (own_words <= 4)
     s[:, _IX["n_hashtags"]] = np.log1p(n_tags)
     s[:, _IX["n_exclaims"]] = np.log1p(n_excl)
-    s[:, _IX["app_automation"]] = np.array([k == "automation" for k in app_kind])
-    s[:, _IX["app_suite"]] = np.array([k == "suite" for k in app_kind])
-    s[:, _IX["app_unknown"]] = np.array([c is None for c in clients])
-    s[:, _IX["app_read_later"]] = np.array([k == "read_later" for k in app_kind])
-    s[:, _IX["own_domain_configured"]] = np.array(
-        [d is not None and not inf for d, inf in zip(own_domain, own_inferred, strict=True)]
-    )
-    s[:, _IX["own_domain_inferred"]] = np.array(
-        [d is not None and inf for d, inf in zip(own_domain, own_inferred, strict=True)]
-    )
+    s[:, _IX["app_automation"]] = [k == "automation" for k in app_kind]
+    s[:, _IX["app_suite"]] = [k == "suite" for k in app_kind]
+    s[:, _IX["app_unknown"]] = [c is None for c in clients]
+    s[:, _IX["app_read_later"]] = [k == "read_later" for k in app_kind]
+    s[:, _IX["own_domain_configured"]] = own_arr & ~inf_arr
+    s[:, _IX["own_domain_inferred"]] = own_arr & inf_arr
     s[:, _IX["link_recurs"]] = np.log1p(np.maximum(link_count - 1, 0))
     s[:, _IX["wording_recurs"]] = np.log1p(np.maximum(wording_count - 1, 0))
     s[:, _IX["opening_recurs"]] = np.log1p(np.maximum(opening_count - 1, 0)) / 2.0
@@ -659,8 +830,8 @@ def build_frame(
     s[:, _IX["platform_mastodon"]] = plat == 1
     s[:, _IX["platform_bluesky"]] = plat == 2
     s[:, _IX["starts_with_mention"]] = starts_mention
-    s[:, _IX["empty_text"]] = empty
-    s[:, _IX["media_only"]] = media_only
+    s[:, _IX["empty_text"]] = [not t for t in texts]
+    s[:, _IX["media_only"]] = (n_pic > 0) & (own_words == 0)
 
     X = np.empty((n, 2 + N_STRUCT), dtype=object)
     X[:, 0] = mtexts
@@ -676,7 +847,7 @@ def build_frame(
         own_domain_inferred=own_inferred,
         link_count=link_count,
         wording_count=wording_count,
-        opening=opening,
+        opening=_OpeningWords(mtexts, tb, opening_tok),
         opening_count=opening_count,
         minute_count=minute_count,
         reply_to=reply_to,
@@ -686,3 +857,30 @@ def build_frame(
         n_links=n_links,
         inferred_domains=inferred,
     )
+
+
+class _OpeningWords(Sequence[str]):
+    """The first two words of each post's own wording, read from the text only when a reason
+    needs them."""
+
+    def __init__(self, mtexts: list[str], tb: TokenBatch, first_tok: np.ndarray) -> None:
+        self._mtexts = mtexts
+        self._starts = tb.starts
+        self._ends = tb.ends
+        self._doc_start = np.concatenate(([0], np.flatnonzero(tb.cps == 0)[:-1] + 1))
+        self._first = first_tok
+
+    def __len__(self) -> int:
+        return len(self._mtexts)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self._first[i, 0] < 0:
+            return ""
+        base = int(self._doc_start[i])
+        text = self._mtexts[i]
+        words = []
+        for k in self._first[i].tolist():
+            words.append(text[int(self._starts[k]) - base : int(self._ends[k]) - base])
+        return " ".join(words)

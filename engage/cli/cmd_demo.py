@@ -68,6 +68,11 @@ def command(app: AppContext, out: str | None, dashboard: bool) -> None:
     for line in render_summary(counts):
         click.echo(line)
     click.echo("")
+    from engage.cli.cmd_posts import demo_label_lines  # the classifier on Pat's story
+
+    for line in demo_label_lines(result.path, result.end):
+        click.echo(line)
+    click.echo("")
     click.echo(f"Try: engage --db {result.path} export --format csv | head")
     from engage.cli.cmd_today import demo_lines  # the goal tracker on Pat's story
 
