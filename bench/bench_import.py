@@ -27,9 +27,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from gen_archives import write_x_archive  # noqa: E402
 
 
 def measured(cmd: list[str], timeout: float) -> tuple[float, float, str]:
@@ -91,8 +88,11 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     archive = args.workdir / f"x-archive-{args.tweets}.zip"
     if not archive.exists():
+        # in a process of its own: Linux keeps a process's peak RSS across fork and exec, so a
+        # parent that had held the generated tweets would inflate every child's measurement
         print(f"generating {archive} ...", file=sys.stderr)
-        write_x_archive(archive, args.tweets)
+        gen = HERE / "gen_archives.py"
+        subprocess.run([sys.executable, str(gen), "x", str(args.tweets), str(archive)], check=True)
     print(f"archive: {archive} ({archive.stat().st_size / 1e6:.1f} MB zip)", file=sys.stderr)
 
     variants: list[tuple[str, list[str]]] = [("engage import --no-label", ["--no-label"])]

@@ -27,9 +27,9 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.base import Importer, Mention, Post, discover_importers
 from engage.errors import ImportFormatError, ModelError, UsageError
@@ -71,7 +71,6 @@ class ImportSummary:
     label_note: str | None = None  # why the posts were not labelled, if they were not
     label_failed: bool = False  # the classifier raised a ModelError (the posts are saved)
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def importer_kinds() -> list[str]:
