@@ -58,6 +58,7 @@ OWN_COLLECTIONS: tuple[str, ...] = (POST_COLLECTION, REPOST_COLLECTION)
 MENTION_REASONS: tuple[str, ...] = ("mention", "reply", "quote")
 DEFAULT_SERVICE = "https://bsky.social"
 PAGE_LIMIT = 100
+TIMEOUT = 30.0  # seconds per request, as for the other platforms (httpx's own default is 5)
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _AUTH_ERRORS = frozenset(
@@ -431,11 +432,17 @@ def _xrpc_error(exc: BaseException) -> tuple[int | None, str, str]:
     return getattr(response, "status_code", None), str(name), str(message)
 
 
+class BrokenAnswer(Exception):
+    """The server's answer was cut off or is not JSON (the SDK raises a bare ValueError)."""
+
+
 def classify_error(exc: BaseException) -> Failure | None:
     """An ``atproto`` exception as a ``ratelimit`` failure (None: not a platform failure)."""
     import httpx
     from atproto_client import exceptions as ax
 
+    if isinstance(exc, BrokenAnswer):
+        return Transient("the server's answer was cut off or is not JSON")
     if isinstance(exc, httpx.TransportError):  # what the SDK passes on unwrapped
         return Transient(f"connection failed ({type(exc).__name__})")
     if isinstance(exc, ax.RateLimitExceededError):
@@ -482,7 +489,10 @@ def make_client(service: str | None, budget: HeaderBudget | None = None) -> Clie
     from atproto_client.request import Request
 
     hooks = {"response": [_budget_hook(budget)]} if budget is not None else {}
-    return Client(base_url=service or DEFAULT_SERVICE, request=Request(event_hooks=hooks))
+    return Client(
+        base_url=service or DEFAULT_SERVICE,
+        request=Request(event_hooks=hooks, timeout=TIMEOUT),
+    )
 
 
 def _normal_service(service: str | None) -> str:
@@ -614,6 +624,13 @@ def walk_newest_first(
             return
         before = window["cursor"]
         items, next_cursor = list_page(before)
+        if before is not None and next_cursor == before:
+            # the server sent the same page again: asking on would loop for ever; the pages
+            # before are saved with their cursor, so the next fetch resumes from there
+            raise ConnectorError(
+                "Bluesky: the server sent the same page again instead of the next one; what "
+                "was fetched is saved, and the next 'engage fetch' resumes from there"
+            )
         kept: list[dict[str, Any]] = []
         hit_top = hit_since = False
         above = window["above"]
@@ -735,7 +752,14 @@ class BlueskyConnector(Connector):
 
     def _call(self, what: str, nsid: str, params: Any) -> dict[str, Any]:
         def invoke() -> dict[str, Any]:
-            response = self.client.invoke_query(nsid, params=params)
+            try:
+                response = self.client.invoke_query(nsid, params=params)
+            except ValueError as exc:
+                # pydantic_core.from_json raises a bare ValueError for a truncated or malformed
+                # body; its subclasses (validation errors) are bugs and pass on unchanged
+                if type(exc) is not ValueError and not isinstance(exc, json.JSONDecodeError):
+                    raise
+                raise BrokenAnswer(type(exc).__name__) from None
             content = response.content
             if not isinstance(content, dict):
                 raise ConnectorError(

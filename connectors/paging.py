@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from connectors.base import Mention, Page, Post, utc
+from engage.errors import ConnectorError
 
 T = TypeVar("T")
 
@@ -107,6 +108,10 @@ def walk(
             return
         raw = fetch_page(window["above"], window["below"])
         items = list(raw.items)
+        if items and window["below"] is not None and item_id(items[-1]) == window["below"]:
+            # a server that answers "older than X" with a page ending at X again would be asked
+            # for the same page for ever: stop (the pages before are saved with their cursor)
+            raise ConnectorError(_SAME_PAGE.format(stream=stream))
         kept = items
         hit_since = False
         if since is not None:
@@ -133,6 +138,12 @@ def walk(
             reads=raw.reads,
             note=note,
         )
+
+
+_SAME_PAGE = (
+    "{stream}: the server sent the same page again instead of the next one; what was fetched is "
+    "saved, and the next 'engage fetch' resumes from there"
+)
 
 
 def _close_window(

@@ -51,6 +51,7 @@ TOKEN_URL = "https://api.twitter.com/2/oauth2/token"
 SCOPES = ["tweet.read", "users.read", "offline.access"]
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8080/callback"
 PAGE_SIZE = 100  # the most X returns per request
+TIMEOUT = 30.0  # seconds; tweepy sets no timeout, so a stalled server would hang a cron fetch
 MIN_PAGE = 5  # the least a request may ask for
 TWEET_FIELDS = [
     "created_at",
@@ -228,10 +229,20 @@ def classify_error(exc: BaseException) -> Failure | None:
 # -- the connector --------------------------------------------------------------------------------
 
 
+class _TimeoutSession(requests.Session):
+    """A requests session whose requests time out after ``TIMEOUT`` seconds unless told
+    otherwise (tweepy passes no timeout at all)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT)
+        return super().request(*args, **kwargs)
+
+
 def make_client(token: str) -> tweepy.Client:
     """A tweepy client returning raw JSON; ``token`` is an app bearer token or an OAuth 2.0 user
     access token (both go in the ``Authorization: Bearer`` header)."""
     client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
+    client.session = _TimeoutSession()
     prepare_session(client.session)
     return client
 
@@ -509,6 +520,7 @@ def finish_pkce(
             auth=flow.handler.auth,
             include_client_id=True,
             code_verifier=flow.handler._client.code_verifier,
+            timeout=TIMEOUT,
         )
     except Exception as exc:  # oauthlib raises its own error tree for refused codes
         if isinstance(exc, requests.RequestException):
@@ -534,6 +546,7 @@ def refresh_user_token(
             refresh_token=refresh_token,
             auth=auth,
             client_id=client_id,
+            timeout=TIMEOUT,
         )
     except Exception as exc:
         if isinstance(exc, requests.RequestException):

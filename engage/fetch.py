@@ -162,10 +162,13 @@ def fetch_accounts(
         if progress is not None:
             progress.account_done(result)
     report = FetchReport(results)
-    if label and report.new_posts:
+    if label:
         try:
             with open_store(db_path, lock_timeout=lock_timeout) as store:
-                report.labels = _label_new_posts(store, config)
+                # also after a run that found nothing new: an earlier fetch killed between
+                # saving and labelling left its posts unlabelled
+                if report.new_posts or store.count_unlabelled_posts():
+                    report.labels = _label_new_posts(store, config)
         except EngageError as exc:
             report.label_error = exc
     return report

@@ -347,6 +347,7 @@ def on_change(listener: ChangeListener) -> ChangeListener:
 def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + max(0.0, lock_timeout)
     delay = 0.05
+    said = False
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
@@ -361,7 +362,17 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
                     f"{lock_timeout:g} s. Try again when it finishes, or raise "
                     "database.lock_timeout_seconds in your config"
                 ) from None
-            log.info("database %s is busy; waiting for the other process", path)
+            if not said and not read_only:
+                # a writer (cron fetch, import) says once that it waits, and for how long
+                log.warning(
+                    "database %s is busy (another engage process is using it); waiting up to "
+                    "%g s (database.lock_timeout_seconds)",
+                    path,
+                    lock_timeout,
+                )
+                said = True
+            else:
+                log.info("database %s is busy; waiting for the other process", path)
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
@@ -1250,6 +1261,19 @@ class Store:
         the goal cache records the time it was written."""
         if not self.read_only:
             self.con.execute("CHECKPOINT")
+
+    # -- reliability (issue 8) -------------------------------------------------------------------
+
+    def count_unlabelled_posts(self) -> int:
+        """Posts without a model label: a fetch killed between saving and labelling leaves
+        some, and the next fetch labels them even when it finds nothing new."""
+        return int(
+            _first(
+                self.con.execute(
+                    "SELECT count(*) FROM posts p ANTI JOIN labels l USING (platform, post_id)"
+                )
+            )[0]
+        )
 
 
 def open_store(
