@@ -84,6 +84,7 @@ class DashboardApp(App[None]):
 
     CSS_PATH = Path(__file__).with_name("dashboard.tcss")  # absolute: subclasses live elsewhere
     TITLE = "engage"
+    ENABLE_COMMAND_PALETTE = False  # every key is on the help screen; nothing hides behind ^p
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
