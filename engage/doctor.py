@@ -93,10 +93,13 @@ def run_checks(db_override: str | None = None) -> list[Check]:
     stored: dict[str, dict[str, object]] = {}
     if problem:
         checks.append(Check("credentials", "warn", problem))
-    elif cred_path.exists():
+    if cred_path.exists():
         try:
+            # read even when the mode is wrong: the accounts below must not claim "NO
+            # credentials stored" for a file that has them
             stored = credentials.load_all(cred_path)
-            checks.append(Check("credentials", "ok", f"{cred_path} (mode 0600)"))
+            if not problem:
+                checks.append(Check("credentials", "ok", f"{cred_path} (mode 0600)"))
         except EngageError as exc:
             checks.append(Check("credentials", "fail", exc.message))
     else:
