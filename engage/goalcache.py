@@ -322,9 +322,46 @@ def refresh(store: Store, config: Config | None = None, now: datetime | None = N
     return path
 
 
+THROTTLE_S = 2.0
+_last_refresh: dict[str, float] = {}
+_pending: set[str] = set()
+
+
 def refresh_listener(store: Store) -> None:
-    """``engage.store.on_change`` listener: ``refresh`` with the config loaded afresh."""
+    """``engage.store.on_change`` listener: ``refresh`` with the config loaded afresh.
+
+    A fetch commits page by page, each in its own short store session; refreshing after every
+    page would repeat the goal queries many times a second. So a database refreshed by this
+    process less than ``THROTTLE_S`` seconds ago is only marked, and refreshed once more when
+    the process exits (through a short read-only open)."""
+    key = str(store.path)
+    now = time.monotonic()
+    if now - _last_refresh.get(key, -1e9) < THROTTLE_S:
+        if not _pending:
+            import atexit
+
+            atexit.register(_refresh_pending)
+        _pending.add(key)
+        return
     refresh(store)
+    _last_refresh[key] = time.monotonic()
+    _pending.discard(key)
+
+
+def _refresh_pending() -> None:
+    import logging
+    from pathlib import Path
+
+    from engage.config import load_config
+    from engage.store import open_store
+
+    for key in sorted(_pending):
+        try:
+            with open_store(Path(key), read_only=True, lock_timeout=5) as store:
+                refresh(store, load_config())
+        except Exception:  # never fail an exiting command over the prompt cache
+            logging.getLogger(__name__).info("goal cache of %s not refreshed", key, exc_info=True)
+    _pending.clear()
 
 
 def save_from_reader(db: str | os.PathLike[str], snap: dict[str, Any]) -> None:

@@ -116,9 +116,13 @@ def test_travel_keeps_past_days_and_the_streak(tmp_path: Path, engage_home: Path
         for h in (19, 21):
             posts.append((make_post(datetime(2025, 6, d, h, tzinfo=NEW_YORK)), "answer"))
     db = build_db(tmp_path / "travel.duckdb", posts)
-    with open_store(db) as store:  # a writer records the zone in effect
-        assert goals.record_timezone(store, config, datetime(2025, 6, 9, 12, tzinfo=UTC))
+    with open_store(db) as store:  # a writer records the zone in effect (the cache-refresh
+        # listener may have done so already when build_db closed its store)
+        goals.record_timezone(store, config, datetime(2025, 6, 9, 12, tzinfo=UTC))
         assert not goals.record_timezone(store, config, datetime(2025, 6, 9, 13, tzinfo=UTC))
+        assert [tz for _, tz in goals.parse_tz_history(store.get_meta("timezone_history"))] == [
+            "Europe/Berlin"
+        ]
     config = write_config(engage_home, '[time]\ntimezone = "America/New_York"\n')
     arrival = datetime(2025, 6, 11, 9, tzinfo=NEW_YORK)
     with open_store(db) as store:

@@ -185,21 +185,37 @@ def test_fast_nudge_answers_from_a_fresh_cache_only(
     assert nudge.fast_main([], db=str(db)) is None
 
 
-def test_cache_is_refreshed_by_every_writer(tmp_path: Path, engage_home: Path) -> None:
+def test_cache_is_refreshed_by_every_writer(
+    tmp_path: Path, engage_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _no_quiet(engage_home)
     db = _db_with_today(tmp_path, 0, ask_hours=None)
     on_change(goalcache.refresh_listener)  # what the CLI group callback registers
+    monkeypatch.setattr(goalcache, "_last_refresh", {})
+    monkeypatch.setattr(goalcache, "_pending", set())
+    monkeypatch.setattr("atexit.register", lambda fn: fn)
     now = datetime.now(UTC)
-    p = make_post(now - timedelta(seconds=5))
-    with open_store(db) as store:
-        store.upsert_posts([p])
-        store.save_labels([LabelRow(p.platform, p.post_id, "ask", 0.9, "t", "t1")])
+
+    def add_genuine(seconds_ago: int) -> None:
+        p = make_post(now - timedelta(seconds=seconds_ago))
+        with open_store(db) as store:
+            store.upsert_posts([p])
+            store.save_labels([LabelRow(p.platform, p.post_id, "ask", 0.9, "t", "t1")])
+
+    add_genuine(5)
     snap = goalcache.read(db)
     assert snap is not None and snap["count"] == 1
     assert goalcache.is_fresh(snap, db)
     with open_store(db, read_only=True):
         pass
     assert goalcache.is_fresh(snap, db)  # readers do not touch the file
+    # a second write right after (a fetch commits page by page): marked, refreshed at exit
+    add_genuine(4)
+    assert goalcache.read(db)["count"] == 1  # type: ignore[index]
+    assert goalcache._pending == {str(db)}
+    goalcache._refresh_pending()
+    snap = goalcache.read(db)
+    assert snap is not None and snap["count"] == 2 and goalcache.is_fresh(snap, db)
 
 
 def test_cli_writers_refresh_the_cache(engage_home: Path, run_cli: Any) -> None:
