@@ -126,7 +126,10 @@ class FetchSettings:
     """Limits a fetch runs under (from the ``[fetch]`` config section and CLI options).
 
     ``sleep`` and ``clock`` are what rate-limit waits and backoff use (tests pass fakes so they
-    never really wait); ``on_wait(seconds, reason)`` is told before each wait (progress display).
+    never really wait); ``on_wait(seconds, reason)`` is told before each wait (progress display);
+    ``on_secrets(values)`` is told at once when the connector's secrets change (a refreshed token
+    or session), so they are saved before a crash could lose a refresh token the platform has
+    already rotated.
     """
 
     max_retries: int = 5
@@ -135,6 +138,7 @@ class FetchSettings:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     on_wait: Callable[[float, str], None] | None = None
+    on_secrets: Callable[[dict[str, Any]], None] | None = None
 
 
 class Connector(abc.ABC):

@@ -723,6 +723,9 @@ class BlueskyConnector(Connector):
         def remember(event: Any, session: Any) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
                 self._fresh_session = session.encode()
+                if settings.on_secrets is not None:
+                    # saved now: the server has already spent the old refresh token
+                    settings.on_secrets({"session_string": self._fresh_session})
 
         client.on_session_change(remember)
 

@@ -313,6 +313,9 @@ class XConnector(Connector):
         self._secrets.update(token)
         self._fresh = dict(self._secrets)
         self.client.bearer_token = token["access_token"]
+        if self.settings.on_secrets is not None:
+            # saved now: X has already spent the old refresh token
+            self.settings.on_secrets(dict(self._fresh))
 
     def updated_secrets(self) -> dict[str, Any] | None:
         return self._fresh

@@ -202,6 +202,13 @@ def _fetch_one(
             f"{acc.name}: no credentials stored; add the account again with 'engage account "
             f"add {acc.platform} ...' (see 'engage account add --help')"
         )
+
+    def save_secrets(fresh: dict[str, Any]) -> None:
+        credentials.update(acc.name, **fresh)
+
+    # refreshed tokens and sessions are saved the moment the connector has them, not only after
+    # the fetch: a fetch killed in between would leave a refresh token the platform has spent
+    settings = replace(settings, on_secrets=save_secrets)
     if progress is not None:
         outer = settings.on_wait
 
