@@ -60,7 +60,13 @@ if sys.argv[1] == "bare":
     print(json.dumps(marks))
     sys.exit(0)
 
+# exactly what run_dashboard does: start the reads, then import Textual and build the app
+from datetime import UTC, datetime
 from engage.config import load_config
+from engage.dashboard.headstart import HeadStart
+
+config = load_config()
+head = HeadStart(Path(sys.argv[1]), config, datetime.now(UTC))
 from engage.dashboard.app import DashboardApp
 
 class Timed(DashboardApp):
@@ -91,7 +97,7 @@ class Timed(DashboardApp):
         super()._streak_loaded(*a)
         self._check()
 
-Timed(Path(sys.argv[1]), load_config()).run(headless=True, size=(80, 24))
+Timed(Path(sys.argv[1]), config, head_start=head).run(headless=True, size=(80, 24))
 print(json.dumps(marks))
 """
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Mention, Post
 from engage.config import Config, load_config
@@ -43,7 +43,7 @@ REASONS = {
 }
 
 
-def make_app(db: Path, opened: list[str] | None = None) -> DashboardApp:
+def make_app(db: Path, opened: list[str] | None = None, **kwargs: Any) -> DashboardApp:
     """The dashboard on ``db`` with the frozen clock, a recording URL opener and quick timers."""
     from engage.dashboard.app import DashboardApp
 
@@ -56,6 +56,7 @@ def make_app(db: Path, opened: list[str] | None = None) -> DashboardApp:
         poll_interval=0.1,
         read_timeout=0.05,
         write_timeout=0.1,
+        **kwargs,
     )
 
 

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dashboard_support import NOW, WriterProcess, build_db, build_empty_db, make_app, settle
+from dashboard_support import (
+    NOW,
+    WriterProcess,
+    build_db,
+    build_empty_db,
+    config,
+    make_app,
+    settle,
+)
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -20,6 +28,7 @@ from engage.dashboard.components.chart import DailyChart
 from engage.dashboard.components.panels import MixPanel, WaitingList
 from engage.dashboard.components.posts import PostsPanel, PostsTable
 from engage.dashboard.components.screens import KEYS, DetailsScreen, HelpScreen, RelabelScreen
+from engage.dashboard.headstart import HeadStart
 from engage.store import open_store
 
 pytestmark = pytest.mark.anyio
@@ -306,3 +315,28 @@ def test_the_core_does_not_load_the_dashboard_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_the_head_start_reads_give_the_first_data_without_reading_again(db: Path) -> None:
+    head = HeadStart(db, config(), NOW)  # as run_dashboard starts it, before the app exists
+    app = make_app(db, head_start=head)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "1/3 today" in text_of(app, "#today-text")
+        assert app.query_one(PostsTable).row_count > 100
+        assert (app._overview_gen, app._posts_gen) == (1, 1)  # nothing was read twice
+        await pilot.press("l")
+        await settle(pilot)
+        assert labels_shown(app) == {"auto_promo"}
+
+
+async def test_a_head_start_without_a_database_hands_over_to_the_normal_loading(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "engage.duckdb"
+    app = make_app(db, head_start=HeadStart(db, config(), NOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "no engage database" in text_of(app, "#empty")
+        await asyncio.to_thread(build_db, db)
+        await until(pilot, lambda: app.query_one(PostsTable).row_count > 0)

@@ -27,6 +27,13 @@ def run_dashboard(
     poll_interval: float = 1.0,
 ) -> None:
     """Open the dashboard on ``db_path`` and return when the user quits."""
+    from datetime import UTC
+
+    from engage.dashboard.headstart import HeadStart
+
+    clock = clock or (lambda: datetime.now(UTC))
+    head = HeadStart(db_path, config, clock())  # reads while Textual loads
     from engage.dashboard.app import DashboardApp
 
-    DashboardApp(db_path, config, clock=clock, poll_interval=poll_interval).run()
+    app = DashboardApp(db_path, config, clock=clock, poll_interval=poll_interval, head_start=head)
+    app.run()

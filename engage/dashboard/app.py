@@ -54,7 +54,9 @@ from engage.dashboard.data import (
     load_posts,
     load_streak,
     post_key,
+    read_outcome,
 )
+from engage.dashboard.headstart import HeadStart
 from engage.errors import DatabaseBusyError, EngageError
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class DashboardApp(App[None]):
         poll_interval: float = 1.0,
         read_timeout: float = 0.25,
         write_timeout: float = 2.0,
+        head_start: HeadStart | None = None,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
@@ -118,6 +121,7 @@ class DashboardApp(App[None]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.url_opener = open_url
         self.poll_interval = poll_interval
+        self.head_start = head_start
         self.gateway = StoreGateway(
             self.db_path, read_timeout=read_timeout, write_timeout=write_timeout
         )
@@ -128,7 +132,6 @@ class DashboardApp(App[None]):
         self.overview: Overview | None = None
         self.status_message = "loading…"
         self.busy = False
-        self.first_data_at: float | None = None  # monotonic time the first overview was shown
         # load bookkeeping (UI thread only)
         # load bookkeeping (UI thread only): a load is "running" while the newest one started
         # (generation ``_gen``) has not reported back (``_done``); older results are dropped
@@ -183,8 +186,12 @@ class DashboardApp(App[None]):
         self._set_posts_title()
         self._draw_titlebar()
         self.w_table.focus()
-        # paint the frame first, then read: the layout shows at once, the data when it comes
-        self.call_after_refresh(self.refresh_stale, force=True)
+        if self.head_start is not None:
+            # the first reads are already running (started before Textual was imported)
+            self._overview_gen = self._posts_gen = 1
+            self._take_head_start(self.head_start)
+        else:
+            self.refresh_stale(force=True)
         self.set_interval(self.poll_interval, self._tick)
 
     def _set_range_titles(self) -> None:
@@ -265,16 +272,22 @@ class DashboardApp(App[None]):
             log.debug("dashboard closed before a worker finished")
 
     def _read(self, fn: Callable[[Any], Any]) -> tuple[str, Any]:
-        """Run a read; ("ok", result), ("busy", None) or ("error", message). Never raises."""
-        try:
-            return "ok", self.gateway.read(fn)
-        except DatabaseBusyError:
-            return "busy", None
-        except EngageError as exc:
-            return "error", exc.message
-        except Exception as exc:  # the database changed under us, a broken file: retry later
-            log.warning("dashboard read failed", exc_info=True)
-            return "error", f"could not read the database ({type(exc).__name__}: {exc})"
+        return read_outcome(self.gateway, fn)
+
+    @work(thread=True, group="head-start", exit_on_error=False)
+    def _take_head_start(self, head: HeadStart) -> None:
+        head.done.wait()
+        self._call_ui(self._head_start_done, head)
+
+    def _head_start_done(self, head: HeadStart) -> None:
+        self.head_start = None
+        if head.overview is None or head.posts is None or head.sig is None:
+            # no database then (or the reads broke off): the normal loading takes over
+            self._overview_done, self._posts_done = self._overview_gen, self._posts_gen
+            self.refresh_stale(force=True)
+            return
+        self._overview_loaded(1, head.sig, *head.overview)
+        self._posts_loaded(1, head.sig, *head.posts)
 
     @work(thread=True, group="overview", exit_on_error=False)
     def _load_overview(self, gen: int, sig: Signature, days: int, now: datetime) -> None:
@@ -310,8 +323,6 @@ class DashboardApp(App[None]):
             self._show_overview(overview)
             if overview.today is not None and overview.today.streak_days is None:
                 self._start_streak()
-        if self.first_data_at is None:
-            self.first_data_at = time.monotonic()
         self._set_status(f"updated {overview.now.astimezone(self.config.tz):%H:%M:%S}")
 
     def _show_overview(self, ov: Overview) -> None:
@@ -418,7 +429,7 @@ class DashboardApp(App[None]):
         except EngageError as exc:
             self._call_ui(self._flushed, exc.message, items)
         except Exception as exc:
-            log.warning("storing a correction failed", exc_info=True)
+            log.debug("storing a correction failed", exc_info=True)  # shown in the title bar
             self._call_ui(self._flushed, f"could not store the correction ({exc})", items)
         else:
             self._call_ui(self._flushed, "ok", items)

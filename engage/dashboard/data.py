@@ -18,6 +18,7 @@ connection has open, so reads share a lock and a write takes it alone (``ReadWri
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from engage import goalcache, goals
+from engage.errors import DatabaseBusyError, EngageError
 from engage.store import LABELS, PostView, Store, open_store
 
 if TYPE_CHECKING:
     from engage.config import Config
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 """Posts loaded per page of the table; the next page loads when the cursor nears the end."""
@@ -135,6 +138,20 @@ class StoreGateway:
                 return fn(store)
             finally:
                 store.close()
+
+
+def read_outcome(gateway: StoreGateway, fn: Callable[[Store], T]) -> tuple[str, T | str | None]:
+    """Run a read and never raise: ``("ok", result)``, ``("busy", None)`` when another process
+    holds the database, or ``("error", message)``; the dashboard shows the last two and retries."""
+    try:
+        return "ok", gateway.read(fn)
+    except DatabaseBusyError:
+        return "busy", None
+    except EngageError as exc:
+        return "error", exc.message
+    except Exception as exc:  # the file changed under us, a broken file: shown, retried
+        log.debug("dashboard read failed", exc_info=True)
+        return "error", f"could not read the database ({type(exc).__name__}: {exc})"
 
 
 # -- the posts table ---------------------------------------------------------------------------
