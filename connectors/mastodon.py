@@ -235,6 +235,11 @@ def classify_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, MastodonServerError):
         code = exc.args[1] if len(exc.args) > 1 else "5xx"
         return Transient(f"the instance had a server error (HTTP {code})")
+    if isinstance(exc, MastodonAPIError) and str(exc.args[0] if exc.args else "").startswith(
+        "Could not parse response as JSON"
+    ):
+        # a body cut off on the way (Mastodon.py puts the parse error where the status goes)
+        return Transient("the instance's answer was cut off or is not JSON")
     if isinstance(exc, MastodonAPIError):
         code = exc.args[1] if len(exc.args) > 1 else None
         message = exc.args[3] if len(exc.args) > 3 and exc.args[3] else ""

@@ -221,6 +221,8 @@ def classify_error(exc: BaseException) -> Failure | None:
         status = exc.response.status_code if exc.response is not None else "?"
         detail = "; ".join(str(m) for m in exc.api_messages)[:200]
         return Fatal(f"X refused the request (HTTP {status} {detail})".strip())
+    if isinstance(exc, requests.exceptions.JSONDecodeError):
+        return Transient("X's answer was cut off or is not JSON")
     if isinstance(exc, requests.RequestException):
         return Transient("X could not be reached")
     return None

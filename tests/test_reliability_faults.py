@@ -220,18 +220,27 @@ def test_a_429_past_the_configured_wait_stops_and_the_next_run_resumes(
 # -- broken answers -------------------------------------------------------------------------------
 
 
-def test_truncated_json_is_retried_or_stops_cleanly_and_nothing_is_lost(
+def test_truncated_json_is_retried_and_nothing_is_lost(
     rig: Rig, run_cli: Callable[..., Any], sleeps: SleepRecorder
 ) -> None:
     _second_page(rig, GARBLE)
     runs = Runs(rig, run_cli)
     r = runs.fetch()
     assert rig.proxy.injected() == 1
-    if r.exit_code == 0:
-        runs.complete()
-    else:
-        runs.stopped(r)
-        runs.resumes()
+    assert r.exit_code == 0, r.stderr
+    runs.complete()
+    assert len(sleeps.waits) == 1  # one backoff, then the page came whole
+
+
+def test_truncated_json_without_end_stops_in_one_line_and_resumes(
+    rig: Rig, run_cli: Callable[..., Any], sleeps: SleepRecorder
+) -> None:
+    _second_page(rig, GARBLE, every=True)
+    runs = Runs(rig, run_cli)
+    r = runs.fetch()
+    runs.stopped(r, "cut off or is not JSON", "fetch.max_retries")
+    assert rig.proxy.injected() == MAX_RETRIES + 1
+    runs.resumes()
 
 
 def test_a_stalled_server_times_out_and_is_retried(
@@ -261,18 +270,15 @@ def test_a_revoked_token_stops_at_once_with_one_line_and_no_secret(
     runs.resumes()  # the token works again (re-added): the fetch goes on where it stopped
 
 
-def test_a_page_repeated_once_stores_nothing_twice(
+def test_a_page_repeated_once_stops_in_one_line_and_stores_nothing_twice(
     rig: Rig, run_cli: Callable[..., Any], sleeps: SleepRecorder
 ) -> None:
     _second_page(rig, REPEAT)
     runs = Runs(rig, run_cli)
     r = runs.fetch()
     assert rig.proxy.injected() == 1
-    if r.exit_code == 0:
-        runs.complete()
-    else:
-        runs.stopped(r, "same page")
-        runs.resumes()
+    runs.stopped(r, "same page")
+    runs.resumes()
 
 
 def test_a_server_stuck_on_one_page_does_not_loop_forever(
