@@ -231,25 +231,28 @@ def test_jsonl_posts_are_read_or_refused_with_one_line_exit_2(tmp_path: Path, da
                 json.dumps([post.text, post.post_id, post.platform], ensure_ascii=False).encode()
 
 
-def test_classify_jsonl_command_refuses_bad_input_in_one_line(
+@settings(SETTINGS, max_examples=10)
+@given(data=jsonl_files())
+def test_engage_classify_jsonl_refuses_bad_input_in_one_line_exit_2(
+    run_cli: Callable[..., Any], tmp_path: Path, data: bytes
+) -> None:
+    path = tmp_path / "posts.jsonl"
+    path.write_bytes(data)
+    r = run_cli("classify", "--jsonl", str(path))
+    assert r.exit_code in (0, 2), (r.exit_code, r.stderr)
+    if r.exit_code == 2:
+        assert str(path) in one_error_line(r.stderr)
+    assert not paths.db_path().exists()  # classifying a file never touches the database
+
+
+def test_engage_classify_jsonl_names_the_bad_line(
     run_cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """Through the CLI when the command is registered (the classifier's engineer adds it),
-    else through the library function it calls."""
-    from engage.cli import cli
-
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"text": 5}\n', encoding="utf-8")
-    if "classify" in cli.commands:
-        r = run_cli("classify", "--jsonl", str(bad))
-        assert r.exit_code == 2
-        assert "bad.jsonl:2" in one_error_line(r.stderr)
-    else:
-        from engage.classify import classify_jsonl
-        from engage.errors import UsageError
-
-        with pytest.raises(UsageError, match=r"bad\.jsonl:2: field 'text' must be a string"):
-            classify_jsonl(bad)
+    r = run_cli("classify", "--jsonl", str(bad))
+    assert r.exit_code == 2
+    assert "bad.jsonl:2: field 'text' must be a string" in one_error_line(r.stderr)
 
 
 # -- the config loader ----------------------------------------------------------------------------
