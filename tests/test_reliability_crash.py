@@ -12,6 +12,7 @@ exactly (same keys, same content); after a fetch every post is labelled.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -71,13 +72,29 @@ def _trials(
     n: int,
     one: Callable[[int, float], tuple[int | None, Snapshot, int]],
     clean_seconds: float,
+    summary: Path,
 ) -> list[tuple[int | None, Snapshot, int]]:
-    """Run ``one(i, kill_after)`` for ``n`` seeded kill times, two at a time."""
+    """Run ``one(i, kill_after)`` for ``n`` seeded kill times, two at a time; what happened is
+    written to ``summary`` (JSON) for RELIABILITY.md."""
     rng = random.Random(SEED)
     # from the very start (before the database exists) to the end of a clean run
     moments = [rng.uniform(0.05, clean_seconds) for _ in range(n)]
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one, range(n), moments))
+        results = list(pool.map(one, range(n), moments))
+    summary.write_text(
+        json.dumps(
+            {
+                "trials": n,
+                "killed": sum(1 for code, _, _ in results if code is None),
+                "finished_before_kill": sum(1 for code, _, _ in results if code == 0),
+                "moments": moments,
+                "posts": [len(snap.posts) for _, snap, _ in results],
+                "seconds": time.monotonic() - started,
+            }
+        )
+    )
+    return results
 
 
 def test_sigkilled_fetches_resume_to_exactly_the_clean_result(
@@ -141,7 +158,7 @@ def test_sigkilled_fetches_resume_to_exactly_the_clean_result(
             assert snap == clean[rig.platform], (i, rig.platform, fraction)
             return code, snap, unlabelled
 
-        results = _trials(FETCH_TRIALS, one, 1.0)
+        results = _trials(FETCH_TRIALS, one, 1.0, tmp_path / "summary.json")
     killed = sum(1 for code, _, _ in results if code is None)
     assert killed >= FETCH_TRIALS * 3 // 4, "most trials must really be killed mid-run"
     for code, _snap, unlabelled in results:
@@ -193,7 +210,7 @@ def test_sigkilled_imports_resume_to_exactly_the_clean_result(
         assert snap == clean[kind], (i, kind, fraction)
         return code, snap, 0
 
-    results = _trials(IMPORT_TRIALS, one, 1.0)
+    results = _trials(IMPORT_TRIALS, one, 1.0, tmp_path / "summary.json")
     killed = sum(1 for code, _, _ in results if code is None)
     assert killed >= IMPORT_TRIALS * 3 // 4
     assert all(code in (None, 0) for code, _, _ in results)
