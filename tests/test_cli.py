@@ -16,7 +16,10 @@ from engage.cli import cli
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         found.append((*prefix, name))
         if isinstance(cmd, click.Group):
             found += all_commands(cmd, (*prefix, name))

@@ -16,8 +16,8 @@ from engage.errors import EngageError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-# Command modules, in the order `engage --help` lists them. A command is added here only once it
-# works.
+# Command modules, in the order `engage --help` lists them; `engage.cli.cmd_NAME` holds the
+# command NAME as `command`. A command is added here only once it works.
 COMMAND_MODULES: tuple[str, ...] = (
     "engage.cli.cmd_demo",
     "engage.cli.cmd_export",
@@ -38,9 +38,24 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _command_name(module: str) -> str:
+    return module.rsplit(".", 1)[1].removeprefix("cmd_")
+
+
 class _Group(click.Group):
+    """Commands are imported only when they run: `engage nudge` must not pay for importing
+    scikit-learn, Textual or the platform SDKs that other commands need."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # registration order, not alphabetical
+        return [_command_name(m) for m in COMMAND_MODULES]  # registration order
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module in COMMAND_MODULES:
+                if _command_name(module) == cmd_name:
+                    self.add_command(importlib.import_module(module).command, cmd_name)
+                    break
+        return self.commands.get(cmd_name)
 
 
 @click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
@@ -67,11 +82,6 @@ def cli(ctx: click.Context, db: str | None, verbose: int) -> None:
     from engage.store import on_change
 
     on_change(goalcache.refresh_listener)
-
-
-for _name in COMMAND_MODULES:
-    _module = importlib.import_module(_name)
-    cli.add_command(_module.command)
 
 
 def main(argv: list[str] | None = None) -> Any:
