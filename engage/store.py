@@ -822,8 +822,11 @@ class Store:
         unlabelled_only: bool = False,
         not_model_version: str | None = None,
         batch_size: int = 10_000,
+        with_raw: bool = True,
     ) -> Iterator[list[Post]]:
-        """All matching posts in ``created_at`` order, in batches (for classifying and features)."""
+        """All matching posts in ``created_at`` order, in batches (for classifying and features).
+        ``with_raw=False`` leaves ``raw`` out (None): labelling a 100,000-post history does not
+        need a gigabyte of platform JSON in memory."""
         where: list[str] = []
         params: list[Any] = []
         if account is not None:
@@ -837,9 +840,10 @@ class Store:
         if not_model_version is not None:
             where.append("(l.model_version IS NULL OR l.model_version <> ?)")
             params.append(not_model_version)
-        sql = (
-            f"SELECT {_post_select('p')} FROM posts p LEFT JOIN labels l USING (platform, post_id)"
-        )
+        select = _post_select("p")
+        if not with_raw:
+            select = select.replace("p.raw", "NULL AS raw")
+        sql = f"SELECT {select} FROM posts p LEFT JOIN labels l USING (platform, post_id)"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY p.created_at, p.platform, p.post_id"

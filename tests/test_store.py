@@ -220,3 +220,13 @@ def test_export_writes_every_post_field_and_the_label(tmp_path: Path) -> None:
     assert lines[1]["mentions"] == ["ana"] and lines[0]["created_at"] == "2025-03-01T12:00:00Z"
     assert json.loads(rows[0]["urls"]) == ["https://patblog.example/0"]
     assert table[1]["confidence"] == pytest.approx(0.75)
+
+
+def test_iter_posts_can_leave_the_raw_json_out(tmp_path: Path) -> None:
+    with open_store(tmp_path / "e.duckdb") as store:
+        store.upsert_posts(make_posts(3))
+        lean = [p for batch in store.iter_posts(with_raw=False) for p in batch]
+        full = [p for batch in store.iter_posts() for p in batch]
+    assert [p.raw for p in lean] == [None, None, None]
+    assert [p.raw for p in full] == [{"id": "1000"}, {"id": "1001"}, {"id": "1002"}]
+    assert [p.text for p in lean] == [p.text for p in full]
