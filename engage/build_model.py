@@ -56,9 +56,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "## Model",
         "",
         "One scikit-learn `Pipeline`: a `ColumnTransformer` of (1) hashed word 1-2-grams and "
-        "character 2-4-grams of the cleaned text (HTML stripped, links, @handles and media "
-        "replaced by placeholder tokens; `engage.features.FastTextHasher`, 2^16 buckets, log "
-        "counts, L2-normalised), (2) hashed words of the posting app's name, (3) "
+        "character 3-grams of the cleaned text (HTML stripped, lower-cased, links, @handles "
+        "and media replaced by placeholder tokens; CJK characters, emoji and punctuation are "
+        "tokens of their own; `engage.features.FastTextHasher`, 2^14 buckets per n-gram kind, "
+        "counts scaled to unit row length), (2) hashed words of the posting app's name, (3) "
         f"{len(card.get('struct_features', []))} structural and account-context columns "
         "(kind, thread, links, mentions, question marks incl. full-width, length, hashtags, "
         "automation/suite app, own-domain link configured or inferred, recurring link, "

@@ -96,7 +96,12 @@ def make_pipeline(C: float = DEFAULT_C, struct_weight: float = STRUCT_WEIGHT) ->
     return Pipeline(
         [
             ("features", features),
-            ("model", LogisticRegression(C=C, max_iter=3000, class_weight="balanced")),
+            (
+                "model",
+                # newton-cg: the same objective as lbfgs, but a few Newton steps instead of
+                # hundreds of quasi-Newton ones over ~265k weights (5x faster here)
+                LogisticRegression(C=C, solver="newton-cg", max_iter=200, class_weight="balanced"),
+            ),
         ]
     )
 
@@ -936,7 +941,7 @@ def train_shipped(select_c: bool = True) -> tuple[Pipeline, dict[str, Any]]:
                 best, best_c = s.macro_f1, c
     pipe = fit_pipeline(train, settings, best_c)
     data_hash = corpus_hash(files)
-    version_src = f"{data_hash}:{FEATURE_VERSION}:{best_c}"
+    version_src = f"{data_hash}:{FEATURE_VERSION}:{best_c}:newton-cg"
     version = "shipped-" + hashlib.sha256(version_src.encode()).hexdigest()[:10]
     provisional = ActiveModel(pipe, {"model_version": version}, "shipped", None)
     held = evaluate(test, provisional, settings) if test else None
@@ -957,7 +962,12 @@ def train_shipped(select_c: bool = True) -> tuple[Pipeline, dict[str, Any]]:
             f"bytes as a big-endian integer, modulo {HELDOUT_BUCKETS} == {HELDOUT_BUCKET} is "
             "held out"
         ),
-        "hyperparameters": {"C": best_c, "class_weight": "balanced", "struct_weight": 1.0},
+        "hyperparameters": {
+            "C": best_c,
+            "solver": "newton-cg",
+            "class_weight": "balanced",
+            "struct_weight": 1.0,
+        },
         "cv_macro_f1_by_C": cv,
         "versions": _library_versions(),
         "scores": {"heldout": held.to_dict() if held else None},

@@ -32,7 +32,7 @@ from connectors.base import Post
 from connectors.text import app_key, html_to_text, url_domain
 
 # Bump when the features change: a model trained on other features must not be used with these.
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 
 # Placeholders that stand in for links, handles and media in the text the model sees.
 URL_TOKEN = " zurlz "
@@ -400,8 +400,11 @@ def hash_batch(
     n_cp = cps.shape[0]
     with np.errstate(over="ignore"):
         is_sep = cps == 0
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         for k in char_ngrams:
-            if k <= 0 or n_cp < k or k > 3:
+            # one block per n-gram kind, always, so the width never depends on the batch
+            if not 1 <= k <= 3 or n_cp < k:
+                blocks.append(empty)
                 continue
             m = n_cp - k + 1
             # up to three 21-bit code points packed exactly into one 64-bit key
@@ -415,17 +418,17 @@ def hash_batch(
             blocks.append((batch.doc_of[:m][ok], _bucket(h[ok] + _U64(k), bits)))
         th = batch.tok_hash
         td = batch.tok_doc
-        if th.size:
-            blocks.append((td, _bucket(th ^ _U64(0x5851F42D4C957F2D), bits)))
-            for k in range(2, word_ngrams + 1):
-                m = th.size - k + 1
-                if m <= 0:
-                    break
-                g = th[:m].copy()
-                for j in range(1, k):
-                    g = g * _U64(_GOLDEN) + th[j : m + j]
-                same = td[:m] == td[k - 1 :]
-                blocks.append((td[:m][same], _bucket(g[same] + _U64(k), bits)))
+        blocks.append((td, _bucket(th ^ _U64(0x5851F42D4C957F2D), bits)))
+        for k in range(2, word_ngrams + 1):
+            m = th.size - k + 1
+            if m <= 0:
+                blocks.append(empty)
+                continue
+            g = th[:m].copy()
+            for j in range(1, k):
+                g = g * _U64(_GOLDEN) + th[j : m + j]
+            same = td[:m] == td[k - 1 :]
+            blocks.append((td[:m][same], _bucket(g[same] + _U64(k), bits)))
     if not blocks:
         return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
     mats = [_block(r, c, n_docs, n_features) for r, c in blocks]
@@ -441,7 +444,8 @@ def hash_texts(
     texts: Sequence[str], n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
 ) -> sp.csr_matrix:
     if not texts:
-        return sp.csr_matrix((0, n_features), dtype=np.float64)
+        width = n_features * (len(char_ngrams) + max(word_ngrams, 1))
+        return sp.csr_matrix((0, width), dtype=np.float64)
     return hash_batch(tokenize(texts), n_features, word_ngrams, char_ngrams)
 
 
@@ -456,7 +460,7 @@ class FastTextHasher(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_features: int = 2**16,
+        n_features: int = 2**14,
         word_ngrams: int = 2,
         char_ngrams: tuple[int, ...] = (3,),
     ) -> None:
@@ -606,7 +610,7 @@ def build_frame(
     gmap: dict[Hashable, int] = {}
     gcode = np.array([gmap.setdefault(g, len(gmap)) for g in groups], dtype=np.int64)
     raw_texts = [p.text for p in posts]
-    texts = [t.strip() if t and "<" not in t and "&" not in t else clean_text(t) for t in raw_texts]
+    texts = clean_texts(raw_texts)
     mtexts = model_texts(texts)
     kinds = np.array([_KIND_CODE.get(p.kind, 0) for p in posts], dtype=np.int8)
     plat = np.array([_PLATFORM_CODE.get(p.platform, 0) for p in posts], dtype=np.int8)

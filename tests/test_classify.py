@@ -1,0 +1,457 @@
+"""The classifier: rules, reasons, labelling the store, skops round trip, fallbacks, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connectors.base import Post
+from connectors.text import html_to_text
+from engage import classify, features, paths
+from engage.errors import ModelError, UsageError
+from engage.store import LabelRow, open_store
+
+T0 = datetime(2025, 3, 3, 9, 0, 7, tzinfo=UTC)
+
+
+def post(pid: str, text: str, **kw: object) -> Post:
+    fields: dict[str, object] = {
+        "platform": "mastodon",
+        "account": "pat@mastodon.example",
+        "post_id": pid,
+        "created_at": T0 + timedelta(hours=int(pid.rsplit("-", 1)[-1]) * 7),
+        "text": text,
+        "client": "Web",
+    }
+    fields.update(kw)
+    return Post(**fields)  # type: ignore[arg-type]
+
+
+def store_with(tmp_path: Path, posts: list[Post]):  # type: ignore[no-untyped-def]
+    store = open_store(tmp_path / "t.duckdb")
+    store.upsert_posts(posts)
+    return store
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A shipped-corpus stand-in: the first posts of every corpus file (fast to train on)."""
+    folder = tmp_path / "small-corpus"
+    folder.mkdir()
+    for f in classify.corpus_files(paths.models_dir() / "corpus"):
+        lines = [x for x in f.read_text(encoding="utf-8").splitlines() if x.strip()][:10]
+        (folder / f.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(classify, "corpus_dir", lambda: folder)
+    return folder
+
+
+# -- rules and reasons ---------------------------------------------------------------------------
+
+
+def test_a_repost_is_share_by_rule_and_the_reason_says_so() -> None:
+    posts = [
+        post("p-1", "RT @ana_codes: container queries are finally everywhere", platform="x"),
+        post("p-2", "", kind="repost"),
+    ]
+    preds = classify.classify_posts(posts, settings=features.FeatureSettings())
+    assert [p.label for p in preds] == ["share", "share"]
+    assert "repost of @ana_codes" in preds[0].reason and "(rule)" in preds[0].reason
+    assert preds[0].confidence >= 0.95
+
+
+def test_an_automation_app_post_is_auto_promo_with_app_own_domain_and_recurrence() -> None:
+    settings = features.FeatureSettings.from_lists(["patblog.example"], ["dlvr.it"], ["Buffer"])
+    link = "https://patblog.example/2025/accessible-forms"
+    posts = [
+        post(f"p-{i}", f"Accessible forms, the boring way {link}", client="dlvr.it", urls=[link])
+        for i in range(1, 5)
+    ]
+    preds = classify.classify_posts(posts, settings=settings)
+    assert {p.label for p in preds} == {"auto_promo"}
+    reason = preds[-1].reason
+    assert "dlvr.it" in reason
+    assert "your own site patblog.example" in reason
+    assert "same wording as 3 other posts" in reason
+
+
+def test_reasons_name_the_reply_target_and_the_question() -> None:
+    posts = [
+        post(
+            "p-1",
+            "@ana@social.example how did you structure the migrations in your side project?",
+            kind="reply",
+            reply_to_user="ana@social.example",
+            mentions=["ana@social.example"],
+        ),
+        post(
+            "p-2",
+            "@ben you need to set container-type on the parent, not the element itself",
+            kind="reply",
+            reply_to_user="ben",
+            mentions=["ben"],
+        ),
+    ]
+    preds = classify.classify_posts(posts, settings=features.FeatureSettings())
+    assert preds[0].label == "ask"
+    assert "reply to @ana@social.example" in preds[0].reason and "question" in preds[0].reason
+    assert preds[1].label in ("answer", "comment")
+    assert "reply to @ben" in preds[1].reason
+
+
+def test_own_domain_is_inferred_from_links_posted_again_and_again() -> None:
+    posts = [
+        post(
+            f"p-{i}",
+            f"New on the blog: part {i} https://pat.example/{i}",
+            urls=[f"https://pat.example/{i}"],
+        )
+        for i in range(1, 6)
+    ] + [post("p-9", "lunch was great today, thanks everyone who came")]
+    frame = features.build_frame(posts, features.FeatureSettings())
+    assert frame.own_domain[:5] == ["pat.example"] * 5
+    assert all(frame.own_domain_inferred[:5])
+    assert frame.own_domain[5] is None
+
+
+def test_scheduled_minute_is_seen_in_the_account_history() -> None:
+    posts = [
+        post(f"p-{i}", f"Tip {i}: use semantic HTML", created_at=T0 + timedelta(days=i))
+        for i in range(1, 7)
+    ]
+    frame = features.build_frame(posts, features.FeatureSettings())
+    assert frame.struct[0, features.STRUCT_NAMES.index("scheduled_minute")] > 0
+    assert frame.minute_count[0] == 6
+
+
+def test_batch_html_cleaning_matches_html_to_text() -> None:
+    samples = [
+        '<p>Hello <span class="h-card"><a href="https://x.example/@ana" class="u-url mention">'
+        "@<span>ana</span></a></span> &quot;yes&quot; &#39;no&#39;</p><p>second<br>line</p>",
+        '<p><a href="https://example.com/a/very/long"><span class="invisible">https://</span>'
+        '<span class="ellipsis">example.com/a/ve</span><span class="invisible">ry/long</span></a></p>',
+        "<p>a</p>\n<p>b</p><p>c  <br />  d</p>",
+        "<p>other <strong>markup</strong> uses the slow path</p>",
+        "plain &amp; simple",
+        "x < y and y > z",
+        "",
+    ]
+    assert features.clean_texts(samples) == [html_to_text(s) for s in samples]
+
+
+def test_text_hashing_is_deterministic_and_handles_cjk_and_emoji() -> None:
+    texts = ["ビルドキャッシュが効くとほんとに世界変わる", "Das ist genau das Problem 👏", ""]
+    a = features.hash_texts(texts, 2**12, 2, (3,))
+    features._LAST_TOKENS[:] = [None, None]
+    b = features.hash_texts(list(texts), 2**12, 2, (3,))
+    assert (a != b).nnz == 0
+    assert a[0].nnz > 10 and a[1].nnz > 10 and a[2].nnz == 0
+    assert np.isclose((a[0].toarray() ** 2).sum(), 1.0, atol=0.5)
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+
+def test_label_new_posts_labels_new_ones_and_never_touches_corrections(tmp_path: Path) -> None:
+    posts = [
+        post("p-1", "Anyone have a favourite way to test focus order in a big form?"),
+        post("p-2", "", kind="repost"),
+        post("p-3", "Spent the morning deleting code instead of writing it. Best kind of day."),
+    ]
+    with store_with(tmp_path, posts) as store:
+        counts = classify.label_new_posts(store)
+        assert sum(counts.values()) == 3 and counts["share"] == 1
+        assert classify.label_new_posts(store) == {}
+        version = classify.active_model().version
+        # a label from another model version is redone, unless the user corrected the post
+        store.save_labels(
+            [
+                LabelRow("mastodon", "p-1", "comment", 0.5, "old", "old-model"),
+                LabelRow("mastodon", "p-3", "ask", 0.5, "old", "old-model"),
+            ]
+        )
+        store.set_correction("mastodon", "p-3", "comment")
+        assert classify.label_new_posts(store) == {"ask": 1}
+        views = {v.post.post_id: v for v in store.query_posts(limit=None)}
+    assert views["p-1"].label == "ask" and "question" in (views["p-1"].reason or "")
+    assert views["p-3"].corrected and views["p-3"].label == "comment"
+    assert views["p-3"].model_label == "ask"  # the old model output stays, under the correction
+    assert version.startswith("shipped-")
+
+
+# -- persistence ---------------------------------------------------------------------------------
+
+
+def test_the_model_round_trips_through_skops_with_identical_predictions(tmp_path: Path) -> None:
+    model = classify.load_shipped_model()
+    rows = classify.load_corpus()[:300]
+    frame = features.build_frame([r.post for r in rows], classify._default_settings())
+    classify.save_model(model.pipeline, tmp_path / "m.skops")
+    again = classify.load_model_file(tmp_path / "m.skops")
+    assert np.array_equal(model.pipeline.predict_proba(frame.X), again.predict_proba(frame.X))
+
+
+def test_a_model_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    pipe = Pipeline([("f", FunctionTransformer(json.dumps))])
+    classify.save_model(pipe, tmp_path / "bad.skops")
+    with pytest.raises(ModelError, match="does not trust"):
+        classify.load_model_file(tmp_path / "bad.skops")
+
+
+def test_a_model_from_another_sklearn_version_falls_back_to_a_retrained_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_corpus: Path
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(paths.models_dir() / classify.MODEL_FILE, models / classify.MODEL_FILE)
+    card = json.loads((paths.models_dir() / classify.CARD_FILE).read_text())
+    card["versions"]["scikit-learn"] = "0.24.2"
+    (models / classify.CARD_FILE).write_text(json.dumps(card))
+    monkeypatch.setattr(paths, "models_dir", lambda: models)
+    classify._ACTIVE.clear()
+    model = classify.active_model()
+    assert model.kind == "retrained"
+    assert "scikit-learn 0.24.2" in (model.note or "")
+    line = classify.describe_model()
+    assert "retrained" in line and "scikit-learn 0.24.2" in line
+    preds = classify.classify_posts([post("p-1", "what do you all use for uptime checks?")])
+    assert preds[0].label in classify.LABELS
+    # the retrained model is cached: the next process does not retrain
+    classify._ACTIVE.clear()
+    assert classify.active_model().note and "retrained here" in (classify.active_model().note or "")
+
+
+def test_a_broken_personal_model_falls_back_to_the_shipped_one() -> None:
+    pdir = paths.personal_model_dir()
+    pdir.mkdir(parents=True)
+    (pdir / classify.PERSONAL_FILE).write_bytes(b"not a model")
+    card = json.loads((paths.models_dir() / classify.CARD_FILE).read_text())
+    card["model_version"] = "personal-broken"
+    (pdir / classify.PERSONAL_CARD).write_text(json.dumps(card))
+    classify._ACTIVE.clear()
+    model = classify.active_model()
+    assert model.kind == "shipped"
+    assert "cannot be loaded" in (model.note or "")
+
+
+# -- held-out split and scores -------------------------------------------------------------------
+
+
+def test_the_heldout_split_keeps_whole_personas_out_and_is_stable() -> None:
+    rows = classify.load_corpus()
+    train, test = classify.split_corpus(rows)
+    assert train and test
+    assert not {r.group for r in train} & {r.group for r in test}
+    assert classify.is_heldout(test[0].group) and not classify.is_heldout(train[0].group)
+    card = json.loads((paths.models_dir() / classify.CARD_FILE).read_text())
+    assert card["scores"]["heldout"]["macro_f1"] >= 0.9
+    assert set(card["heldout_personas"]) <= {r.group for r in rows}
+
+
+def test_eval_prints_per_label_scores_macro_f1_and_the_confusion_matrix(run_cli) -> None:  # type: ignore[no-untyped-def]
+    res = run_cli("eval")
+    assert res.exit_code == 0, res.stderr
+    assert "held-out split" in res.stdout
+    assert "macro-F1" in res.stdout and "confusion matrix" in res.stdout
+    for label in classify.LABELS:
+        assert label in res.stdout
+    macro = float(res.stdout.split("macro-F1 ")[1].split()[0])
+    assert macro >= 0.9
+
+
+def test_eval_on_a_labelled_file(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "labelled.jsonl"
+    rows = [
+        {"text": "RT @ana: big news today", "platform": "x", "label": "share"},
+        {"text": "What is your favourite static site generator?", "label": "ask"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run_cli("eval", "--data", str(data))
+    assert res.exit_code == 0, res.stderr
+    assert "(2 posts)" in res.stdout and "accuracy" in res.stdout
+
+
+# -- engage classify --jsonl ----------------------------------------------------------------------
+
+
+def test_classify_jsonl_labels_a_mixed_file_without_a_database(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "posts.jsonl"
+    lines = [
+        {"post_id": "1", "platform": "x", "text": "RT @ana: this is huge", "kind": "repost"},
+        {
+            "post_id": "2",
+            "text": "<p>Does anyone know a good Rust book？</p>",
+            "platform": "mastodon",
+        },
+        {
+            "post_id": "3",
+            "text": "New post: Moving my blog https://t.co/abc",
+            "client": "WordPress.com",
+            "urls": ["https://patblog.example/moving"],
+            "created_at": "2024-03-05T09:00:00Z",
+        },
+        {
+            "post_id": "4",
+            "text": "@ben thanks, that fixed it!",
+            "kind": "reply",
+            "reply_to_user": "ben",
+        },
+    ]
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines) + "\n")
+    res = run_cli("classify", "--jsonl", str(src))
+    assert res.exit_code == 0, res.stderr
+    out = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [o["post_id"] for o in out] == ["1", "2", "3", "4"]
+    assert all(set(o) == {"post_id", "label", "confidence", "reason"} for o in out)
+    assert out[0]["label"] == "share" and out[2]["label"] == "auto_promo"
+    assert out[1]["label"] == "ask"
+    assert "WordPress.com" in out[2]["reason"]
+    assert not (paths.home_dir() / "engage.duckdb").exists()
+    target = tmp_path / "labels.jsonl"
+    res = run_cli("classify", "--jsonl", str(src), "--out", str(target))
+    assert res.exit_code == 0 and len(target.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "ok"}\nnot json\n', ":2: not valid JSON"),
+        ("[1, 2]\n", ":1: expected a JSON object"),
+        ('{"text": 5}\n', ":1: field 'text' must be a string"),
+        ('{"urls": "https://a.example"}\n', ":1: field 'urls' must be a list of strings"),
+        ('{"kind": "boost"}\n', ":1: field 'kind' must be one of"),
+        ('{"created_at": "yesterday"}\n', ":1: field 'created_at' is not an ISO 8601 time"),
+    ],
+)
+def test_classify_jsonl_bad_input_is_one_line_naming_file_and_line(  # type: ignore[no-untyped-def]
+    run_cli, tmp_path: Path, content: str, message: str
+) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text(content)
+    res = run_cli("classify", "--jsonl", str(src))
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert str(src) + message in res.stderr
+
+
+def test_classify_jsonl_missing_file_exits_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = run_cli("classify", "--jsonl", str(tmp_path / "nope.jsonl"))
+    assert res.exit_code == 2 and "no such file" in res.stderr
+
+
+# -- engage label / posts / train ----------------------------------------------------------------
+
+
+def _db_with_posts(posts: list[Post]) -> Path:
+    db = paths.home_dir() / "engage.duckdb"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open_store(db) as store:
+        store.upsert_posts(posts)
+        classify.label_new_posts(store)
+    return db
+
+
+def test_label_corrects_one_post_and_posts_shows_it_as_corrected(run_cli) -> None:  # type: ignore[no-untyped-def]
+    _db_with_posts(
+        [
+            post("p-1", "Anyone going to the meetup on Thursday?"),
+            post("p-1", "Anyone going to the meetup on Thursday?", platform="x", account="pat"),
+            post("p-2", "Hot take: most dashboards would be better as a weekly email"),
+        ]
+    )
+    res = run_cli("label", "p-2", "ask")
+    assert res.exit_code == 0 and "labelled ask" in res.stdout
+    res = run_cli("posts", "--corrected")
+    assert "corrected by you" in res.stdout and "p-2" in res.stdout
+    res = run_cli("posts", "--label", "ask")
+    assert "p-2" in res.stdout and "why:" in res.stdout
+    res = run_cli("label", "p-1", "comment")
+    assert res.exit_code == 2 and "--platform" in res.stderr
+    assert run_cli("label", "p-1", "comment", "--platform", "x").exit_code == 0
+    assert run_cli("label", "nope", "comment").exit_code == 2
+    res = run_cli("label", "p-2", "--clear")
+    assert res.exit_code == 0 and "correction removed" in res.stdout
+    res = run_cli("posts", "--corrected")
+    assert "p-2" not in res.stdout
+
+
+def test_a_correction_and_train_change_the_labels_of_similar_posts(  # type: ignore[no-untyped-def]
+    run_cli, small_corpus: Path
+) -> None:
+    # Pat posts a weekly digest of their newsletter by hand; the shipped model sees each one as
+    # passing on a link, Pat says it is self-promotion.
+    digest = [
+        post(
+            f"p-{i}",
+            f"Frontend Notes issue {i}: container queries, forms and a bit of SQLite https://buttondown.example/fn/{i}",
+            urls=[f"https://buttondown.example/fn/{i}"],
+            created_at=T0 + timedelta(days=7 * i, minutes=13 * i),
+        )
+        for i in range(1, 13)
+    ]
+    chat = [
+        post("p-40", "@ana thanks, that fixed it!", kind="reply", reply_to_user="ana"),
+        post("p-41", "What is everyone reading this week?"),
+    ]
+    db = _db_with_posts(digest + chat)
+    with open_store(db) as store:
+        before = {v.post.post_id: v.label for v in store.query_posts(limit=None)}
+    target = "auto_promo" if before["p-12"] != "auto_promo" else "share"
+    for i in range(1, 6):
+        assert run_cli("label", f"p-{i}", target).exit_code == 0
+    res = run_cli("train")
+    assert res.exit_code == 0, res.stderr
+    assert "before (shipped)" in res.stdout and "after (personal)" in res.stdout
+    assert "kept:" in res.stdout
+    with open_store(db) as store:
+        after = {v.post.post_id: v for v in store.query_posts(limit=None)}
+    changed = [f"p-{i}" for i in range(6, 13) if after[f"p-{i}"].label == target]
+    assert len(changed) >= 5, (before, {k: v.label for k, v in after.items()})
+    assert all(after[f"p-{i}"].corrected for i in range(1, 6))
+    assert classify.active_model().kind == "personal"
+    assert "personal model" in classify.describe_model()
+    res = run_cli("train", "--reset")
+    assert res.exit_code == 0 and "personal model removed" in res.stdout
+    assert classify.active_model().kind != "personal"
+
+
+def test_train_without_corrections_says_what_to_do(run_cli, small_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    _db_with_posts([post("p-1", "hello")])
+    res = run_cli("train")
+    assert res.exit_code == 2 and "engage label" in res.stderr
+
+
+def test_correct_label_needs_a_label_or_clear(tmp_path: Path) -> None:
+    with store_with(tmp_path, [post("p-1", "hi")]) as store, pytest.raises(UsageError):
+        classify.correct_label(store, "p-1", None)
+
+
+# -- the demo -------------------------------------------------------------------------------------
+
+
+def test_the_demo_labels_its_posts_and_shows_the_mix_per_act(run_cli) -> None:  # type: ignore[no-untyped-def]
+    res = run_cli("demo")
+    assert res.exit_code == 0, res.stderr
+    out = res.stdout
+    assert "Labels per act" in out
+    acts = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line.startswith("  ") and "genuine:" in line
+    }
+    assert set(acts) >= {"talking", "autobot", "recovery"}
+
+    def genuine(line: str) -> int:
+        return int(line.split("posts,")[1].split("%")[0])
+
+    assert genuine(acts["autobot"]) < 30 < genuine(acts["talking"])
+    assert genuine(acts["recovery"]) > 50
+    assert "why: " in out
