@@ -336,15 +336,14 @@ def build_demo_data(now: datetime | None = None, seed: int = 7) -> DemoData:
             )
         if is_today:
             # one genuine interaction so far today, and Ana's question from ~3 hours ago waits
-            ana_q = now - timedelta(hours=3, minutes=5)
-            if ana_q > today0:
-                add_mention(
-                    "mastodon",
-                    ana_q,
-                    "ana",
-                    "@{pat} do you have a checklist for testing forms with a screen reader?",
-                )
-            first = today0 + timedelta(hours=min(8, max(0, (now - today0).seconds // 3600 - 1)))
+            # (from last night when the demo runs just after midnight)
+            add_mention(
+                "mastodon",
+                now - timedelta(hours=3, minutes=5),
+                "ana",
+                "@{pat} do you have a checklist for testing forms with a screen reader?",
+            )
+            first = max(today0, now - timedelta(minutes=40))
             add_post("mastodon", first, rng.choice(COMMENTS[3:5]), client="Web")
             continue
         n_own = rng.randrange(1, 4) if act == "talking" else rng.randrange(1, 3)
