@@ -656,7 +656,9 @@ def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int
     counts: Counter[str] = Counter()
     for (platform, account), wanted in sorted(by_account.items()):
         history = [
-            p for batch in store.iter_posts(account=account, platform=platform) for p in batch
+            p
+            for batch in store.iter_posts(account=account, platform=platform, with_raw=False)
+            for p in batch
         ]
         preds = classify_posts(history, model=model, settings=settings)
         rows = [
@@ -1006,7 +1008,11 @@ def _user_rows(
     c_frames: list[FeatureFrame] = []
     p_frames: list[FeatureFrame] = []
     for platform, account in store.post_accounts():
-        history = [p for b in store.iter_posts(account=account, platform=platform) for p in b]
+        history = [
+            p
+            for b in store.iter_posts(account=account, platform=platform, with_raw=False)
+            for p in b
+        ]
         group = f"user:{platform}:{account}"
         frame = build_frame(history, settings, [group] * len(history))
         preds = predict_frame(base.pipeline, frame)
