@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import importlib
 import logging
 import queue
 import threading
@@ -299,16 +298,8 @@ class _BatchWriter:
 
 def _label(store: Store, config: Config | None, summary: ImportSummary) -> None:
     """Label the posts that have no label yet, once, after the whole import."""
-    # Integration guard: engage.classify is written by the classifier engineer in parallel.
-    # Until it is in the tree the import still works and says it did not label; the lead
-    # removes this try/except at integration.
-    try:
-        classify = importlib.import_module("engage.classify")
-    except ModuleNotFoundError as exc:
-        if exc.name != "engage.classify":
-            raise
-        summary.label_note = "not labelled: the classifier (engage.classify) is not installed"
-        return
+    from engage import classify  # imported here: scikit-learn is slow to import
+
     if config is None:
         from engage.config import load_config
 
