@@ -70,6 +70,8 @@ class FakeBluesky:
     fail_429: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     access_tokens: set[str] = field(default_factory=set)
     refresh_tokens: set[str] = field(default_factory=set)
+    # spent refresh token -> the session it was exchanged for (the real PDS's grace period)
+    rotated_refresh: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- server ----------------------------------------------------------------------------
@@ -260,9 +262,17 @@ class FakeBluesky:
         if req.nsid == "com.atproto.server.refreshSession":
             token = self._bearer(req)
             if token not in self.refresh_tokens:
+                # Like @atproto/pds, a spent refresh token may be used again for a while and
+                # gets the same new session, so a client killed before it stored the answer
+                # is not locked out; a revoked successor ends that.
+                successor = self.rotated_refresh.get(token)
+                if successor is not None and successor["refreshJwt"] in self.refresh_tokens:
+                    return 200, successor, headers
                 return 400, {"error": "ExpiredToken", "message": "Token has expired"}, {}
             self.refresh_tokens.discard(token)  # refresh tokens rotate: the old one is spent
-            return 200, self._tokens("com.atproto.appPass"), headers
+            fresh = self._tokens("com.atproto.appPass")
+            self.rotated_refresh[token] = fresh
+            return 200, fresh, headers
         if req.nsid == "com.atproto.repo.listRecords":
             return self._list_records(req, headers)
         if req.nsid == "com.atproto.repo.describeRepo":

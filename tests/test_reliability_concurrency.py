@@ -96,16 +96,22 @@ def test_a_nudge_while_an_import_runs(engage_home: Path, tmp_path: Path) -> None
         import gen_archives
     finally:
         sys.path.remove(str(REPO / "bench"))
-    archive = gen_archives.write_x_archive(tmp_path / "x.zip", 8000)
+    archive = gen_archives.write_x_archive(tmp_path / "x.zip", 40000)
     env = subprocess_env(engage_home)
     small = write_zip(tmp_path / "small.zip", x_files())
     first = subprocess.run(
         cli_command("import", "--no-label", str(small)), env=env, capture_output=True, text=True
     )
     assert first.returncode == 0, first.stderr
+    db = engage_home / "engage.duckdb"
+    before = db.stat().st_mtime_ns
     importing = _start(["import", "--no-label", str(archive)], env)
-    time.sleep(2.5)  # well into the import: it holds the database
-    assert importing.poll() is None
+    deadline = time.monotonic() + 60
+    wal = db.with_name(db.name + ".wal")
+    while db.stat().st_mtime_ns == before and not wal.exists() and importing.poll() is None:
+        assert time.monotonic() < deadline, "the import never wrote"
+        time.sleep(0.05)
+    assert importing.poll() is None  # its first batches are in: it holds the database
     nudges = [
         subprocess.run(
             cli_command("nudge", *extra, "--ignore-quiet-hours"),
