@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -310,9 +309,7 @@ def test_labels_once_at_the_end_and_prints_the_counts(
         calls.append(store.count_posts())
         return {"comment": 3, "share": 2}
 
-    fake = types.ModuleType("engage.classify")
-    fake.label_new_posts = label_new_posts  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "engage.classify", fake)
+    monkeypatch.setattr("engage.classify.label_new_posts", label_new_posts)
     archive = write_zip(tmp_path / "a.zip", x_files())
     r = run_cli("--db", str(tmp_path / "e.duckdb"), "import", str(archive))
     assert r.exit_code == 0, r.stderr
