@@ -902,18 +902,7 @@ class Store:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
         rows = self.con.execute(sql, params).fetchall()
-        n = len(POST_COLUMNS)
-        return [
-            PostView(
-                post=_post_from_row(r[:n]),
-                label=r[n],
-                confidence=r[n + 1],
-                reason=r[n + 2],
-                corrected=bool(r[n + 3]),
-                model_label=r[n + 4],
-            )
-            for r in rows
-        ]
+        return _post_views(rows)
 
     def iter_mentions(self, account: str | None = None) -> list[Mention]:
         sql = f"SELECT {', '.join(MENTION_COLUMNS)} FROM mentions"
@@ -1068,18 +1057,7 @@ class Store:
                 "hi": max(k[2] for k in keys),
             },
         ).fetchall()
-        n = len(POST_COLUMNS)
-        return [
-            PostView(
-                post=_post_from_row(r[:n]),
-                label=r[n],
-                confidence=r[n + 1],
-                reason=r[n + 2],
-                corrected=bool(r[n + 3]),
-                model_label=r[n + 4],
-            )
-            for r in rows
-        ]
+        return _post_views(rows)
 
     # -- goals, nudges, reports (issue 6: the goal tracker) --------------------------------------
     # Every "effective label" below is the user's correction when there is one, else the model's:
@@ -1147,18 +1125,7 @@ class Store:
             "ORDER BY p.created_at, p.platform, p.post_id",
             params,
         ).fetchall()
-        n = len(POST_COLUMNS)
-        return [
-            PostView(
-                post=_post_from_row(r[:n]),
-                label=r[n],
-                confidence=r[n + 1],
-                reason=r[n + 2],
-                corrected=bool(r[n + 3]),
-                model_label=r[n + 4],
-            )
-            for r in rows
-        ]
+        return _post_views(rows)
 
     def goal_label_mix(self, start: datetime, end: datetime) -> list[tuple[str, str | None, int]]:
         """Posts per (platform, effective label) in ``[start, end)``; None = unlabelled."""
@@ -1344,6 +1311,22 @@ def _post_from_row(row: Sequence[Any]) -> Post:
     raw = d["raw"]
     d["raw"] = json.loads(raw) if isinstance(raw, str) else raw
     return Post(**d)
+
+
+def _post_views(rows: Sequence[Sequence[Any]]) -> list[PostView]:
+    """Rows of the post columns followed by label, confidence, reason, corrected, model label."""
+    n = len(POST_COLUMNS)
+    return [
+        PostView(
+            post=_post_from_row(r[:n]),
+            label=r[n],
+            confidence=r[n + 1],
+            reason=r[n + 2],
+            corrected=bool(r[n + 3]),
+            model_label=r[n + 4],
+        )
+        for r in rows
+    ]
 
 
 def _mention_from_row(row: Sequence[Any]) -> Mention:
