@@ -47,7 +47,9 @@ from engage.features import (
     FeatureFrame,
     FeatureSettings,
     StructColumns,
+    TokenBatch,
     build_frame,
+    hashed_scores,
 )
 from engage.store import LABELS, LabelRow, Store
 
@@ -422,6 +424,88 @@ def build_reason(frame: FeatureFrame, i: int, label: str, rule: str | None) -> s
     return "; ".join(parts)
 
 
+class LinearScorer:
+    """The fitted pipeline of ``make_pipeline`` as plain arithmetic: the logistic regression's
+    weights split by feature block, so that text is scored chunk by chunk straight from its
+    n-gram buckets (``features.hashed_scores``), with no sparse matrix built, and the posting
+    app once per distinct app. Gives the pipeline's own probabilities (a test checks it) at a
+    fraction of the time; any other pipeline shape gets no scorer and is used as it is."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        features = pipeline.named_steps["features"]
+        model = pipeline.named_steps["model"]
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        self.classes = np.asarray(model.classes_)
+        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+        slices = features.output_indices_
+        text = features.named_transformers_["text"]
+        app = features.named_transformers_["app"]
+        struct = features.named_transformers_["struct"]
+        self.text = text
+        self.text_weights = np.ascontiguousarray(coef[:, slices["text"]].T)
+        self.app = app
+        self.app_weights = coef[:, slices["app"]].T
+        self.struct_weights = coef[:, slices["struct"]].T * float(struct.weight)
+
+    @classmethod
+    def for_pipeline(cls, pipeline: Pipeline) -> LinearScorer | None:
+        """A scorer if ``pipeline`` is exactly the shape ``make_pipeline`` builds, else None."""
+        cached = _SCORERS.get(id(pipeline))
+        if cached is not None and cached[0] is pipeline:
+            return cached[1]
+        scorer: LinearScorer | None = None
+        try:
+            steps = [name for name, _ in pipeline.steps]
+            features = pipeline.named_steps["features"]
+            model = pipeline.named_steps["model"]
+            names = [(name, type(t), cols) for name, t, cols in features.transformers_]
+            expected = [
+                ("text", FastTextHasher, 0),
+                ("app", AppTokens, 1),
+                ("struct", StructColumns, list(range(2, 2 + N_STRUCT))),
+            ]
+            multinomial = len(model.classes_) > 2 and model.coef_.shape[0] == len(model.classes_)
+            if (
+                steps == ["features", "model"]
+                and isinstance(features, ColumnTransformer)
+                and type(model) is LogisticRegression
+                and names[:3] == expected
+                and all(t == "drop" for _, t, _ in features.transformers_[3:])
+                and multinomial
+            ):
+                scorer = cls(pipeline)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            scorer = None
+        _SCORERS.clear()  # one model is active at a time; keep no stale weights around
+        _SCORERS[id(pipeline)] = (pipeline, scorer)
+        return scorer
+
+    def text_scores(self, tb: TokenBatch) -> np.ndarray:
+        t = self.text
+        return hashed_scores(
+            tb, t.n_features, t.word_ngrams, tuple(t.char_ngrams), self.text_weights
+        )
+
+    def proba(self, frame: FeatureFrame, idx: np.ndarray) -> np.ndarray:
+        """Class probabilities of the posts ``idx`` of a frame built with ``text_scores``."""
+        assert frame.text_scores is not None
+        keys = [frame.app_keys[i] for i in idx.tolist()]
+        uniq = sorted(set(keys))
+        app_mat = self.app.transform(np.array(uniq, dtype=object))
+        app_scores = np.asarray(app_mat @ self.app_weights)
+        pos = {k: j for j, k in enumerate(uniq)}
+        z = frame.text_scores[idx] + app_scores[[pos[k] for k in keys]]
+        z += frame.struct[idx] @ self.struct_weights
+        z += self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+
+_SCORERS: dict[int, tuple[Pipeline, LinearScorer | None]] = {}
+
+
 def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
     """Labels, confidences and reasons for the posts of ``frame``."""
     n = len(frame)
@@ -438,16 +522,33 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
             conf[i] = RULE_CONFIDENCE["automation"]
     if todo.any():
         idx = np.flatnonzero(todo)
-        proba = model.predict_proba(frame.X[idx])
-        classes = np.asarray(model.classes_)
+        scorer = LinearScorer.for_pipeline(model) if frame.text_scores is not None else None
+        if scorer is not None:
+            proba = scorer.proba(frame, idx)
+            classes = scorer.classes
+        else:
+            proba = model.predict_proba(frame.X[idx])
+            classes = np.asarray(model.classes_)
         best = proba.argmax(axis=1)
-        for j, k in enumerate(idx.tolist()):
-            labels[k] = str(classes[best[j]])
+        names = [str(c) for c in classes]
+        for k, b in zip(idx.tolist(), best.tolist(), strict=True):
+            labels[k] = names[b]
         conf[idx] = proba[np.arange(len(idx)), best]
     return [
         Prediction(labels[i], round(float(conf[i]), 4), build_reason(frame, i, labels[i], rules[i]))
         for i in range(n)
     ]
+
+
+def frame_for(
+    posts: Sequence[Post],
+    model: Pipeline,
+    settings: FeatureSettings,
+    groups: Sequence[Hashable] | None = None,
+) -> FeatureFrame:
+    """``build_frame`` with the text scored on the way when the model allows it."""
+    scorer = LinearScorer.for_pipeline(model)
+    return build_frame(posts, settings, groups, text_scorer=scorer.text_scores if scorer else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,7 +739,7 @@ def classify_posts(
     (default: its platform and account)."""
     model = model or active_model()
     settings = settings or settings_from_config(config)
-    frame = build_frame(posts, settings, groups)
+    frame = frame_for(posts, model.pipeline, settings, groups)
     return predict_frame(model.pipeline, frame)
 
 
@@ -902,7 +1003,8 @@ def _subframe(frame: FeatureFrame, idx: np.ndarray) -> FeatureFrame:
         return [seq[i] for i in idx]
 
     return FeatureFrame(
-        X=frame.X[idx],
+        mtexts=pick(frame.mtexts),
+        app_keys=pick(frame.app_keys),
         struct=frame.struct[idx],
         client=pick(frame.client),
         app_kind=pick(frame.app_kind),
@@ -919,6 +1021,7 @@ def _subframe(frame: FeatureFrame, idx: np.ndarray) -> FeatureFrame:
         n_questions=pick(frame.n_questions),
         own_words=pick(frame.own_words),
         n_links=pick(frame.n_links),
+        text_scores=None if frame.text_scores is None else frame.text_scores[idx],
     )
 
 

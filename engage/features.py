@@ -20,7 +20,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,15 +41,24 @@ PIC_TOKEN = " zpicz "
 
 # Applied to lower-cased text; each pattern starts with a literal so the scan is fast.
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
-_BARE_LINK_RE = re.compile(r"(?<![\w./])(?:t\.co|bit\.ly|buff\.ly|dlvr\.it|ow\.ly)/\S+")
+# Each alternative starts with a literal letter before its look-behind, so the scan can skip
+# ahead (3x faster than a leading look-behind on a large batch).
+_BARE_LINK_RE = re.compile(
+    r"(?:t(?<![\w./]t)\.co|b(?<![\w./]b)it\.ly|b(?<![\w./]b)uff\.ly|d(?<![\w./]d)lvr\.it"
+    r"|o(?<![\w./]o)w\.ly)/\S+"
+)
 _PIC_RE = re.compile(r"pic\.twitter\.com/\S+")
 _MENTION_RE = re.compile(r"@(?<![\w/]@)[\w.\-]+(?:@[\w.\-]+)?")
-# Mastodon's own HTML (p, br, a, span): converted for the whole batch with a few regexes; any
-# other markup goes through connectors.text.html_to_text post by post.
-_OTHER_TAG_RE = re.compile(r"<(?!/?(?:p|br|a|span)[\s>/])")
+# Mastodon's own HTML (p, br, a, span, and inline or block tags that html_to_text drops without
+# a trace: code, strong, lists...): converted for the whole batch with a few regexes; any other
+# markup (or a "<" that is no tag) goes through connectors.text.html_to_text post by post.
+_OTHER_TAG_RE = re.compile(
+    r"<(?!/?(?:p|br|a|span|code|pre|strong|em|b|i|u|s|del|ins|sub|sup|small|mark|blockquote"
+    r"|ul|ol|li|h[1-6]|q|cite|abbr|kbd)[\s>/])"
+)
 _INVISIBLE_RE = re.compile(r'<span class="invisible">[^<]*</span>')
 _BR_RE = re.compile(r"<br\s*/?>")
-_FIRST_P_RE = re.compile(r"(^|\x1e)\s*<p(?:\s[^>]*)?>")
+_FIRST_P_RE = re.compile(r"\x1e\s*<p(?:\s[^>]*)?>")
 _P_RE = re.compile(r"<p(?:\s[^>]*)?>")
 _TAG_RE = re.compile(r"<[^>]*>")
 _SPACE_NL_RE = re.compile(r"[ \t]+\n")
@@ -151,7 +160,8 @@ def _clean_domain(d: str) -> str:
 class FeatureFrame:
     """Model input for a batch of posts plus the evidence behind each post's features."""
 
-    X: np.ndarray  # (n, 2 + N_STRUCT) object array: text, app key, struct features
+    mtexts: list[str]  # the text as the model sees it (model_texts)
+    app_keys: list[str]  # the posting app's key ("" for none)
     struct: np.ndarray  # (n, N_STRUCT) float
     client: list[str | None]
     app_kind: list[str]  # "automation", "read_later", "suite", "" (ordinary or unknown)
@@ -169,9 +179,20 @@ class FeatureFrame:
     own_words: np.ndarray
     n_links: np.ndarray
     inferred_domains: dict[Hashable, dict[str, int]] = field(default_factory=dict)
+    text_scores: np.ndarray | None = None  # (n, classes) from build_frame's text_scorer
 
     def __len__(self) -> int:
-        return int(self.X.shape[0])
+        return len(self.mtexts)
+
+    @property
+    def X(self) -> np.ndarray:
+        """The pipeline's input: an (n, 2 + N_STRUCT) object array of text, app key and the
+        structural features."""
+        X = np.empty((len(self), 2 + N_STRUCT), dtype=object)
+        X[:, 0] = self.mtexts
+        X[:, 1] = self.app_keys
+        X[:, 2:] = self.struct
+        return X
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,14 +228,15 @@ def clean_texts(raw: Sequence[str | None]) -> list[str]:
         else:
             out[i] = t.strip()
     if simple:
-        joined = _SEP.join(out[i] for i in simple)
+        # a separator in front too, so a text's first paragraph is always found after one
+        joined = _SEP + _SEP.join(out[i] for i in simple)
         joined = _INVISIBLE_RE.sub("", joined)
         joined = _BR_RE.sub("\n", joined)
-        joined = _FIRST_P_RE.sub(r"\1", joined)
+        joined = _FIRST_P_RE.sub(_SEP, joined)
         joined = _P_RE.sub("\n\n", joined)
         joined = html.unescape(_TAG_RE.sub("", joined))
         joined = _MANY_NL_RE.sub("\n\n", _SPACE_NL_RE.sub("\n", joined))
-        for i, t in zip(simple, joined.split(_SEP), strict=True):
+        for i, t in zip(simple, joined[1:].split(_SEP), strict=True):
             out[i] = t.strip()
     return out
 
@@ -243,7 +265,13 @@ def model_texts(texts: Sequence[str]) -> list[str]:
 _U64 = np.uint64
 _TOKEN_BASE = 1_000_003
 _GOLDEN = 0x9E3779B97F4A7C15
-_CLASSES: np.ndarray | None = None
+_TABLES: tuple[np.ndarray, np.ndarray] | None = None
+
+# Per code point flags (the second table): counted per post without a Python loop.
+FLAG_QUESTION = 1  # ? and its full-width and Spanish forms
+FLAG_EXCLAIM = 2
+FLAG_HASH = 4
+FLAG_CJK = 8  # kana, CJK ideographs, Hangul: a word is about two of them
 
 
 def _char_classes() -> np.ndarray:
@@ -272,25 +300,57 @@ def _char_classes() -> np.ndarray:
     return cls
 
 
-def _classes() -> np.ndarray:
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _char_classes()
-    return _CLASSES
+def _char_flags() -> np.ndarray:
+    flags = np.zeros(0x30000, dtype=np.uint8)
+    flags[list(_Q_CHARS)] |= FLAG_QUESTION
+    flags[list(_EXCL_CHARS)] |= FLAG_EXCLAIM
+    flags[ord("#")] |= FLAG_HASH
+    flags[0x3040:0xA000] |= FLAG_CJK
+    flags[0xAC00:0xD7B0] |= FLAG_CJK
+    return flags
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = (_char_classes(), _char_flags())
+    return _TABLES
 
 
 @dataclass
 class TokenBatch:
-    """A batch of texts as one code-point array with its tokens (spans and hashes)."""
+    """A batch of texts as one code-point array with its tokens (spans and hashes).
+
+    Document ``d`` occupies code points ``doc_start[d] .. doc_start[d] + doc_len[d]``, followed
+    by a 0 that ends it; its tokens are ``tok_bounds[d] .. tok_bounds[d + 1]``."""
 
     n_docs: int
     cps: np.ndarray  # uint64 code points; 0 ends every document
-    doc_of: np.ndarray  # int64 document of each code point
     cls: np.ndarray  # uint8 class of each code point
+    flags: np.ndarray  # uint8 FLAG_* bits of each code point
+    doc_start: np.ndarray  # int64 first code point of each document
+    doc_len: np.ndarray  # int64 code points of each document (without its ending 0)
     starts: np.ndarray  # int64 token starts
     ends: np.ndarray  # int64 token ends (exclusive)
     tok_doc: np.ndarray  # int64 document of each token
+    tok_bounds: np.ndarray  # int64 (n_docs + 1) first token of each document
     tok_hash: np.ndarray  # uint64 polynomial hash of each token's code points
+
+    def per_doc(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-code-point value over each document."""
+        cs = np.zeros(values.shape[0] + 1, dtype=np.int64)
+        np.cumsum(values, out=cs[1:])
+        ends = self.doc_start + self.doc_len
+        return (cs[ends] - cs[self.doc_start]).astype(np.float64)
+
+    def per_doc_tokens(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-token value over each document."""
+        cs = np.zeros(
+            values.shape[0] + 1, dtype=values.dtype if values.dtype.kind == "f" else np.int64
+        )
+        np.cumsum(values, out=cs[1:])
+        b = self.tok_bounds
+        return (cs[b[1:]] - cs[b[:-1]]).astype(np.float64)
 
 
 _POWERS: dict[str, np.ndarray] = {}
@@ -312,33 +372,31 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS["pw"][:n], _POWERS["inv"][:n]
 
 
-_LAST_TOKENS: list[Any] = [None, None]
+# Texts are tokenised and hashed this many at a time: the arrays of one chunk stay in the CPU's
+# cache, and memory stays flat however long the history is.
+CHUNK = 2048
 
 
 def tokenize(texts: Sequence[str]) -> TokenBatch:
-    """Tokens of a batch. The last result is remembered (with the very text objects it came
-    from), so the pipeline's hasher does not redo the work ``build_frame`` just did."""
-    last_texts, last = _LAST_TOKENS
-    if (
-        last_texts is not None
-        and len(last_texts) == len(texts)
-        and all(a is b for a, b in zip(last_texts, texts, strict=True))
-    ):
-        return last
-    batch = _tokenize(texts)
-    _LAST_TOKENS[0], _LAST_TOKENS[1] = list(texts), batch
-    return batch
-
-
-def _tokenize(texts: Sequence[str]) -> TokenBatch:
+    """Tokens of a batch of texts (runs of word characters; CJK, emoji and punctuation one by
+    one), with their polynomial hashes."""
     n_docs = len(texts)
     buf = "\x00".join(texts) + "\x00"
     cps32 = np.frombuffer(buf.encode("utf-32-le"), dtype=np.uint32)
-    is_sep = cps32 == 0
-    doc_of = np.cumsum(is_sep, dtype=np.int64)
-    doc_of -= is_sep
-    table = _classes()
-    cls = table[np.minimum(cps32, table.shape[0] - 1)]
+    sep = np.flatnonzero(cps32 == 0)
+    if sep.shape[0] != n_docs:  # a text contained NUL itself
+        buf = "\x00".join(t.replace("\x00", " ") for t in texts) + "\x00"
+        cps32 = np.frombuffer(buf.encode("utf-32-le"), dtype=np.uint32)
+        sep = np.flatnonzero(cps32 == 0)
+    doc_start = np.empty(n_docs, dtype=np.int64)
+    if n_docs:
+        doc_start[0] = 0
+        doc_start[1:] = sep[:-1] + 1
+    doc_len = sep - doc_start
+    table, ftable = _tables()
+    idx = np.minimum(cps32, table.shape[0] - 1)
+    cls = table[idx]
+    flags = ftable[idx]
     cps = cps32.astype(np.uint64)
     n_cp = cps.shape[0]
     word = cls == 1
@@ -351,13 +409,17 @@ def _tokenize(texts: Sequence[str]) -> TokenBatch:
     next_word[:-1] = word[1:]
     starts = np.flatnonzero(single | (word & ~prev_word))
     ends = np.flatnonzero(single | (word & ~next_word)) + 1
+    tok_bounds = np.searchsorted(starts, np.append(doc_start, n_cp))
+    tok_doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(tok_bounds))
     pw, inv = _powers(n_cp)
     with np.errstate(over="ignore"):
         # hash of span [a, b) = (P[b] - P[a]) * base^-a, with P the prefix sums of cp * base^i
         pref = np.zeros(n_cp + 1, dtype=np.uint64)
         np.cumsum(cps * pw, out=pref[1:])
         tok_hash = (pref[ends] - pref[starts]) * inv[starts]
-    return TokenBatch(n_docs, cps, doc_of, cls, starts, ends, doc_of[starts], tok_hash)
+    return TokenBatch(
+        n_docs, cps, cls, flags, doc_start, doc_len, starts, ends, tok_doc, tok_bounds, tok_hash
+    )
 
 
 def _token_hash(word: str) -> int:
@@ -386,52 +448,79 @@ def _block(rows: np.ndarray, cols: np.ndarray, n_docs: int, width: int) -> sp.cs
     return sp.csr_matrix((np.ones(cols.shape[0]), cols, indptr), shape=(n_docs, width), copy=False)
 
 
+def _bits(n_features: int) -> int:
+    bits = max(1, int(n_features).bit_length() - 1)
+    if 1 << bits != n_features:
+        raise ValueError(f"n_features must be a power of two, not {n_features}")
+    return bits
+
+
+def _char_keys(batch: TokenBatch, k: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Buckets of the character k-grams at every position (the last k - 1 positions padded),
+    and which of them lie inside one document (no document's ending 0 in them)."""
+    cps = batch.cps
+    n_cp = cps.shape[0]
+    pad = np.zeros(n_cp + k - 1, dtype=np.uint64)
+    pad[:n_cp] = cps
+    # up to three 21-bit code points packed exactly into one 64-bit key
+    h = pad[:n_cp].copy()
+    bad = h == 0
+    for j in range(1, k):
+        nxt = pad[j : n_cp + j]
+        h <<= _U64(21)
+        h |= nxt
+        bad |= nxt == 0
+    return _bucket(h + _U64(k), bits), ~bad
+
+
+def _word_keys(batch: TokenBatch, k: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Buckets of the word k-grams starting at every token, and which lie inside one document."""
+    th = batch.tok_hash
+    td = batch.tok_doc
+    t = th.shape[0]
+    if k == 1:
+        return _bucket(th ^ _U64(0x5851F42D4C957F2D), bits), np.ones(t, dtype=bool)
+    m = max(t - k + 1, 0)
+    g = np.zeros(t, dtype=np.uint64)
+    ok = np.zeros(t, dtype=bool)
+    if m:
+        with np.errstate(over="ignore"):
+            gm = th[:m].copy()
+            for j in range(1, k):
+                gm = gm * _U64(_GOLDEN) + th[j : m + j]
+        g[:m] = gm
+        ok[:m] = td[:m] == td[k - 1 :]
+    return _bucket(g + _U64(k), bits), ok
+
+
+def _kinds(word_ngrams: int, char_ngrams: tuple[int, ...]) -> list[tuple[str, int]]:
+    """The n-gram kinds in block order: one block per kind, always, so that the width never
+    depends on the batch (a char kind outside 1..3 stays an empty block)."""
+    words = [("word", k) for k in range(1, max(word_ngrams, 1) + 1)]
+    return [("char", k) for k in char_ngrams] + words
+
+
 def hash_batch(
     batch: TokenBatch, n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
 ) -> sp.csr_matrix:
     """Hashed n-gram counts; each n-gram kind has its own block of ``n_features`` columns, and
     each row is scaled to unit length (counting repeats as distinct)."""
     n_docs = batch.n_docs
-    bits = max(1, int(n_features).bit_length() - 1)
-    if 1 << bits != n_features:
-        raise ValueError(f"n_features must be a power of two, not {n_features}")
-    blocks: list[tuple[np.ndarray, np.ndarray]] = []
-    cps = batch.cps
-    n_cp = cps.shape[0]
+    bits = _bits(n_features)
+    cp_doc = np.repeat(np.arange(n_docs, dtype=np.int64), batch.doc_len + 1)
+    mats = []
     with np.errstate(over="ignore"):
-        is_sep = cps == 0
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        for k in char_ngrams:
-            # one block per n-gram kind, always, so the width never depends on the batch
-            if not 1 <= k <= 3 or n_cp < k:
-                blocks.append(empty)
-                continue
-            m = n_cp - k + 1
-            # up to three 21-bit code points packed exactly into one 64-bit key
-            h = cps[:m].copy()
-            bad = is_sep[:m].copy()
-            for j in range(1, k):
-                h <<= _U64(21)
-                h |= cps[j : m + j]
-                bad |= is_sep[j : m + j]
-            ok = ~bad
-            blocks.append((batch.doc_of[:m][ok], _bucket(h[ok] + _U64(k), bits)))
-        th = batch.tok_hash
-        td = batch.tok_doc
-        blocks.append((td, _bucket(th ^ _U64(0x5851F42D4C957F2D), bits)))
-        for k in range(2, word_ngrams + 1):
-            m = th.size - k + 1
-            if m <= 0:
-                blocks.append(empty)
-                continue
-            g = th[:m].copy()
-            for j in range(1, k):
-                g = g * _U64(_GOLDEN) + th[j : m + j]
-            same = td[:m] == td[k - 1 :]
-            blocks.append((td[:m][same], _bucket(g[same] + _U64(k), bits)))
-    if not blocks:
-        return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
-    mats = [_block(r, c, n_docs, n_features) for r, c in blocks]
+        for kind, k in _kinds(word_ngrams, char_ngrams):
+            if kind == "char":
+                if not 1 <= k <= 3:
+                    rows = cols = np.zeros(0, dtype=np.int64)
+                else:
+                    cols, ok = _char_keys(batch, k, bits)
+                    rows, cols = cp_doc[ok], cols[ok]
+            else:
+                cols, ok = _word_keys(batch, k, bits)
+                rows, cols = batch.tok_doc[ok], cols[ok]
+            mats.append(_block(rows, cols, n_docs, n_features))
     out = sp.hstack(mats, format="csr") if len(mats) > 1 else mats[0]
     per_row = np.diff(out.indptr)
     scale = 1.0 / np.sqrt(np.maximum(per_row, 1))
@@ -440,13 +529,59 @@ def hash_batch(
     return out
 
 
+def hashed_scores(
+    batch: TokenBatch,
+    n_features: int,
+    word_ngrams: int,
+    char_ngrams: tuple[int, ...],
+    weights: np.ndarray,
+) -> np.ndarray:
+    """``hash_batch(batch, ...) @ weights`` without building the matrix: for each n-gram kind
+    the weight rows of its buckets are gathered and summed per document, then each document's
+    sum is scaled like its row. ``weights`` has one row per column of the hashed block (its
+    kinds side by side) and one column per class. This is how a linear model scores text fast."""
+    n_docs = batch.n_docs
+    bits = _bits(n_features)
+    n_out = weights.shape[1]
+    total = np.zeros((n_docs, n_out), dtype=np.float64)
+    count = np.zeros(n_docs, dtype=np.float64)
+    zero = np.zeros((1, n_out), dtype=weights.dtype)
+    with np.errstate(over="ignore"):
+        for b, (kind, k) in enumerate(_kinds(word_ngrams, char_ngrams)):
+            if kind == "char" and not 1 <= k <= 3:
+                continue
+            # the kind's weights plus one zero row: n-grams across documents point to it
+            w = np.concatenate([weights[b * n_features : (b + 1) * n_features], zero])
+            if kind == "char":
+                cols, ok = _char_keys(batch, k, bits)
+                seg = batch.doc_start  # every document owns its positions and its ending 0
+                count += np.maximum(batch.doc_len - k + 1, 0)
+            else:
+                cols, ok = _word_keys(batch, k, bits)
+                seg = batch.tok_bounds[:-1]
+                count += np.maximum(np.diff(batch.tok_bounds) - k + 1, 0)
+            if cols.shape[0] == 0:
+                continue
+            cols[~ok] = n_features
+            g = w[np.append(cols, n_features)]  # a final zero row: seg may point past the end
+            sums = np.add.reduceat(g, seg, axis=0)
+            if kind == "word":
+                sums[batch.tok_bounds[1:] == seg] = 0.0  # documents without tokens
+            total += sums
+    return total / np.sqrt(np.maximum(count, 1.0))[:, None]
+
+
 def hash_texts(
     texts: Sequence[str], n_features: int, word_ngrams: int, char_ngrams: tuple[int, ...]
 ) -> sp.csr_matrix:
     if not texts:
         width = n_features * (len(char_ngrams) + max(word_ngrams, 1))
         return sp.csr_matrix((0, width), dtype=np.float64)
-    return hash_batch(tokenize(texts), n_features, word_ngrams, char_ngrams)
+    parts = [
+        hash_batch(tokenize(texts[i : i + CHUNK]), n_features, word_ngrams, char_ngrams)
+        for i in range(0, len(texts), CHUNK)
+    ]
+    return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
 class FastTextHasher(TransformerMixin, BaseEstimator):
@@ -600,10 +735,13 @@ def build_frame(
     posts: Sequence[Post],
     settings: FeatureSettings,
     groups: Sequence[Hashable] | None = None,
+    text_scorer: Callable[[TokenBatch], np.ndarray] | None = None,
 ) -> FeatureFrame:
     """Features of ``posts``. ``groups`` names the account history each post belongs to (default:
     its platform and account); context features compare a post with the others of its group.
-    Everything that can be is computed for the whole batch at once."""
+    Everything that can be is computed for the whole batch at once, the text in chunks.
+    ``text_scorer``, if given, is called with each chunk's tokens and returns per-post scores
+    (a linear model's text part, see ``hashed_scores``), kept in ``FeatureFrame.text_scores``."""
     n = len(posts)
     if groups is None:
         groups = [(p.platform, p.account) for p in posts]
@@ -661,35 +799,28 @@ def build_frame(
             # a reply to oneself continues a thread ("ana" and "ana@host" are the same person)
             reply_self[i] = rtu.split("@")[0].lower() == acc.split("@")[0].lower()
 
-    # -- text statistics, vectorised over the batch ---------------------------------------------
-    tb = tokenize(mtexts)
-    cps = tb.cps
-    n_q = np.bincount(tb.doc_of, weights=np.isin(cps, _Q_CHARS), minlength=n)[:n]
-    n_excl = np.bincount(tb.doc_of, weights=np.isin(cps, _EXCL_CHARS), minlength=n)[:n]
-    n_tags = np.bincount(tb.doc_of, weights=cps == ord("#"), minlength=n)[:n]
-    cjk = (cps >= 0x3040) & (cps <= 0x9FFF) | (cps >= 0xAC00) & (cps <= 0xD7AF)
-    n_cjk = np.bincount(tb.doc_of, weights=cjk, minlength=n)[:n]
-    tok_first = cps[tb.starts]
-    is_word_tok = tb.cls[tb.starts] == 1
-    placeholder = np.isin(tb.tok_hash, _PLACEHOLDER_HASHES) & is_word_tok
-    own_tok = is_word_tok & ~placeholder
-    own_words_n = np.bincount(tb.tok_doc, weights=own_tok, minlength=n)[:n]
-    own_chars = np.bincount(tb.tok_doc, weights=(tb.ends - tb.starts) * own_tok, minlength=n)[:n]
-    own_words = own_words_n + n_cjk / 2.0
-    n_url_tokens = np.bincount(
-        tb.tok_doc, weights=tb.tok_hash == _PLACEHOLDER_HASHES[0], minlength=n
-    )[:n]
-    n_ment_tokens = np.bincount(tb.tok_doc, weights=tb.tok_hash == _MENTION_HASH, minlength=n)[:n]
-    n_pic = np.bincount(tb.tok_doc, weights=tb.tok_hash == _PLACEHOLDER_HASHES[2], minlength=n)[:n]
-    n_links = np.maximum(np.array([len(u) for u in urls_l], dtype=np.float64), n_url_tokens)
-    n_mentions = np.maximum(n_mentions_l, n_ment_tokens)
-    first_tok = np.searchsorted(tb.tok_doc, np.arange(n))
-    has_tok = first_tok < tb.tok_doc.shape[0]
-    first_tok_c = np.minimum(first_tok, max(tb.tok_doc.shape[0] - 1, 0))
-    starts_mention = np.zeros(n, dtype=bool)
-    if tb.tok_hash.size:
-        starts_mention = has_tok & (tb.tok_doc[first_tok_c] == np.arange(n))
-        starts_mention &= tb.tok_hash[first_tok_c] == _MENTION_HASH
+    # -- text statistics, vectorised over chunks of the batch ----------------------------------
+    ts = _TextStats(n)
+    scores: np.ndarray | None = None
+    for lo in range(0, n, CHUNK):
+        tb = tokenize(mtexts[lo : lo + CHUNK])
+        ts.fill(tb, lo)
+        if text_scorer is not None:
+            part = text_scorer(tb)
+            if scores is None:
+                scores = np.zeros((n, part.shape[1]), dtype=np.float64)
+            scores[lo : lo + tb.n_docs] = part
+        del tb
+    n_q, n_excl, n_tags, own_words, own_chars = (
+        ts.n_q,
+        ts.n_excl,
+        ts.n_tags,
+        ts.own_words,
+        ts.own_chars,
+    )
+    n_links = np.maximum(np.array([len(u) for u in urls_l], dtype=np.float64), ts.n_url_tokens)
+    n_mentions = np.maximum(n_mentions_l, ts.n_ment_tokens)
+    starts_mention = ts.starts_mention
     ends_q = np.array(
         [
             t.rstrip(" \n\t.!)\"'»」）🙂😊🤔😅🙏").endswith(("?", "？"))
@@ -699,47 +830,13 @@ def build_frame(
         ],
         dtype=bool,
     )
-
-    # -- wording and opening keys: the post's own words (no links, handles, digits) ------------
-    cjk_tok = (tok_first >= 0x3040) & (tok_first <= 0x9FFF) | (tok_first >= 0xAC00) & (
-        tok_first <= 0xD7AF
-    )
-    digit_tok = (tok_first >= ord("0")) & (tok_first <= ord("9"))
-    wtok = np.flatnonzero((own_tok & ~digit_tok) | cjk_tok)
-    wording_hash = np.zeros(n, dtype=np.uint64)
-    opening_hash = np.zeros(n, dtype=np.uint64)
-    wording_len = np.zeros(n, dtype=np.float64)
-    n_wtok = np.zeros(n, dtype=np.int64)
-    opening_tok = np.full((n, 2), -1, dtype=np.int64)
-    if wtok.size:
-        wdoc = tb.tok_doc[wtok]
-        wh = tb.tok_hash[wtok]
-        with np.errstate(over="ignore"):
-            pos = np.arange(wtok.size, dtype=np.uint64)
-            pw = np.full(wtok.size, _GOLDEN, dtype=np.uint64)
-            pw[0] = 1
-            np.cumprod(pw, out=pw)
-            docs, seg = np.unique(wdoc, return_index=True)
-            sums = np.add.reduceat(wh * pw, seg)
-            inv = pow(_GOLDEN, -1, 1 << 64)
-            invp = np.full(wtok.size, inv, dtype=np.uint64)
-            invp[0] = 1
-            np.cumprod(invp, out=invp)
-            wording_hash[docs] = sums * invp[seg]
-            del pos
-            counts = np.diff(np.append(seg, wtok.size))
-            n_wtok[docs] = counts
-            wording_len[docs] = np.add.reduceat((tb.ends - tb.starts)[wtok].astype(float), seg)
-            two = counts >= 3
-            opening_hash[docs[two]] = wh[seg[two]] * _U64(_GOLDEN) + wh[seg[two] + 1]
-            opening_tok[docs[two], 0] = wtok[seg[two]]
-            opening_tok[docs[two], 1] = wtok[seg[two] + 1]
+    wording_hash, opening_hash, wording_len = ts.wording_hash, ts.opening_hash, ts.wording_len
     has_wording = wording_len >= 8
 
     # -- context counts within each group ------------------------------------------------------
     wording_count = _count_keys(_combine(gcode, wording_hash), original & has_wording)
     wording_count[~has_wording] = 0
-    has_opening = opening_tok[:, 0] >= 0
+    has_opening = ts.opening_span[:, 0] >= 0
     opening_count = _count_keys(_combine(gcode, opening_hash), original & has_opening)
     opening_count[~has_opening] = 0
     minute_key = (gcode * 4096 + app_code) * 64 + minute
@@ -835,14 +932,10 @@ def build_frame(
     s[:, _IX["platform_bluesky"]] = plat == 2
     s[:, _IX["starts_with_mention"]] = starts_mention
     s[:, _IX["empty_text"]] = [not t for t in texts]
-    s[:, _IX["media_only"]] = (n_pic > 0) & (own_words == 0)
-
-    X = np.empty((n, 2 + N_STRUCT), dtype=object)
-    X[:, 0] = mtexts
-    X[:, 1] = app_keys
-    X[:, 2:] = s
+    s[:, _IX["media_only"]] = (ts.n_pic > 0) & (own_words == 0)
     return FeatureFrame(
-        X=X,
+        mtexts=mtexts,
+        app_keys=app_keys,
         struct=s,
         client=clients,
         app_kind=app_kind,
@@ -851,7 +944,7 @@ def build_frame(
         own_domain_inferred=own_inferred,
         link_count=link_count,
         wording_count=wording_count,
-        opening=_OpeningWords(mtexts, tb, opening_tok),
+        opening=_OpeningWords(mtexts, ts.opening_span),
         opening_count=opening_count,
         minute_count=minute_count,
         reply_to=reply_to,
@@ -860,19 +953,98 @@ def build_frame(
         own_words=own_words,
         n_links=n_links,
         inferred_domains=inferred,
+        text_scores=scores,
     )
+
+
+class _TextStats:
+    """Per-post statistics of the model texts, filled chunk by chunk from their tokens."""
+
+    def __init__(self, n: int) -> None:
+        z = np.zeros
+        self.n_q, self.n_excl, self.n_tags = z(n), z(n), z(n)
+        self.own_words, self.own_chars = z(n), z(n)
+        self.n_url_tokens, self.n_ment_tokens, self.n_pic = z(n), z(n), z(n)
+        self.starts_mention = z(n, dtype=bool)
+        self.wording_hash = z(n, dtype=np.uint64)
+        self.opening_hash = z(n, dtype=np.uint64)
+        self.wording_len = z(n)
+        # code-point spans of the first two words of the wording, in the post's model text
+        self.opening_span = np.full((n, 4), -1, dtype=np.int64)
+
+    def fill(self, tb: TokenBatch, lo: int) -> None:
+        n = tb.n_docs
+        sl = slice(lo, lo + n)
+        flags = tb.flags
+        self.n_q[sl] = tb.per_doc(flags & FLAG_QUESTION)
+        self.n_excl[sl] = tb.per_doc((flags & FLAG_EXCLAIM) >> 1)
+        self.n_tags[sl] = tb.per_doc((flags & FLAG_HASH) >> 2)
+        n_cjk = tb.per_doc((flags & FLAG_CJK) >> 3)
+        tok_first = tb.cps[tb.starts]
+        is_word_tok = tb.cls[tb.starts] == 1
+        th = tb.tok_hash
+        ph = _PLACEHOLDER_HASHES
+        placeholder = np.isin(th, ph) & is_word_tok
+        own_tok = is_word_tok & ~placeholder
+        tok_len = tb.ends - tb.starts
+        self.own_words[sl] = tb.per_doc_tokens(own_tok) + n_cjk / 2.0
+        self.own_chars[sl] = tb.per_doc_tokens(tok_len * own_tok)
+        self.n_url_tokens[sl] = tb.per_doc_tokens(th == ph[0])
+        self.n_ment_tokens[sl] = tb.per_doc_tokens(th == _MENTION_HASH)
+        self.n_pic[sl] = tb.per_doc_tokens(th == ph[2])
+        first = tb.tok_bounds[:-1]
+        has_tok = first < tb.tok_bounds[1:]
+        if th.size:
+            self.starts_mention[sl] = has_tok & (
+                th[np.minimum(first, th.size - 1)] == _MENTION_HASH
+            )
+
+        # wording and opening keys: the post's own words (no links, handles, digits)
+        cjk_tok = ((tok_first >= 0x3040) & (tok_first <= 0x9FFF)) | (
+            (tok_first >= 0xAC00) & (tok_first <= 0xD7AF)
+        )
+        digit_tok = (tok_first >= ord("0")) & (tok_first <= ord("9"))
+        wtok = np.flatnonzero((own_tok & ~digit_tok) | cjk_tok)
+        if not wtok.size:
+            return
+        wdoc = tb.tok_doc[wtok]
+        wh = th[wtok]
+        with np.errstate(over="ignore"):
+            pw = np.full(wtok.size, _GOLDEN, dtype=np.uint64)
+            pw[0] = 1
+            np.cumprod(pw, out=pw)
+            docs, seg = np.unique(wdoc, return_index=True)
+            sums = np.add.reduceat(wh * pw, seg)
+            invp = np.full(wtok.size, pow(_GOLDEN, -1, 1 << 64), dtype=np.uint64)
+            invp[0] = 1
+            np.cumprod(invp, out=invp)
+            gdocs = docs + lo
+            self.wording_hash[gdocs] = sums * invp[seg]
+            counts = np.diff(np.append(seg, wtok.size))
+            self.wording_len[gdocs] = np.add.reduceat(tok_len[wtok].astype(float), seg)
+            two = counts >= 3
+            s0, s1 = seg[two], seg[two] + 1
+            self.opening_hash[gdocs[two]] = wh[s0] * _U64(_GOLDEN) + wh[s1]
+            base = tb.doc_start[docs[two]]
+            t0, t1 = wtok[s0], wtok[s1]
+            self.opening_span[gdocs[two]] = np.stack(
+                [
+                    tb.starts[t0] - base,
+                    tb.ends[t0] - base,
+                    tb.starts[t1] - base,
+                    tb.ends[t1] - base,
+                ],
+                axis=1,
+            )
 
 
 class _OpeningWords(Sequence[str]):
     """The first two words of each post's own wording, read from the text only when a reason
     needs them."""
 
-    def __init__(self, mtexts: list[str], tb: TokenBatch, first_tok: np.ndarray) -> None:
+    def __init__(self, mtexts: list[str], spans: np.ndarray) -> None:
         self._mtexts = mtexts
-        self._starts = tb.starts
-        self._ends = tb.ends
-        self._doc_start = np.concatenate(([0], np.flatnonzero(tb.cps == 0)[:-1] + 1))
-        self._first = first_tok
+        self._spans = spans
 
     def __len__(self) -> int:
         return len(self._mtexts)
@@ -880,11 +1052,8 @@ class _OpeningWords(Sequence[str]):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        if self._first[i, 0] < 0:
+        a, b, c, d = self._spans[i].tolist()
+        if a < 0:
             return ""
-        base = int(self._doc_start[i])
         text = self._mtexts[i]
-        words = []
-        for k in self._first[i].tolist():
-            words.append(text[int(self._starts[k]) - base : int(self._ends[k]) - base])
-        return " ".join(words)
+        return text[a:b] + " " + text[c:d]

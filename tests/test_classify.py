@@ -135,7 +135,12 @@ def test_batch_html_cleaning_matches_html_to_text() -> None:
         '<p><a href="https://example.com/a/very/long"><span class="invisible">https://</span>'
         '<span class="ellipsis">example.com/a/ve</span><span class="invisible">ry/long</span></a></p>',
         "<p>a</p>\n<p>b</p><p>c  <br />  d</p>",
-        "<p>other <strong>markup</strong> uses the slow path</p>",
+        "<p>other <strong>markup</strong> and <code>:has()</code> <em>too</em></p>",
+        "  <p>leading space</p><blockquote><p>quoted</p></blockquote><ul><li>one</li></ul>",
+        "<p>a <pid> tag-like word and <3 hearts</p>",
+        "<p>script <script>x<y</script> and <hr/> go the slow way</p>",
+        '<p><span class="invisible"><span>nested</span></span>shown</p>',
+        "<p>&lt;p&gt; escaped &amp;amp; &#x1F600;</p>",
         "plain &amp; simple",
         "x < y and y > z",
         "",
@@ -146,11 +151,106 @@ def test_batch_html_cleaning_matches_html_to_text() -> None:
 def test_text_hashing_is_deterministic_and_handles_cjk_and_emoji() -> None:
     texts = ["ビルドキャッシュが効くとほんとに世界変わる", "Das ist genau das Problem 👏", ""]
     a = features.hash_texts(texts, 2**12, 2, (3,))
-    features._LAST_TOKENS[:] = [None, None]
     b = features.hash_texts(list(texts), 2**12, 2, (3,))
     assert (a != b).nnz == 0
     assert a[0].nnz > 10 and a[1].nnz > 10 and a[2].nnz == 0
     assert np.isclose((a[0].toarray() ** 2).sum(), 1.0, atol=0.5)
+
+
+EDGE_TEXTS = [
+    "",
+    "a",
+    "ab",
+    "日本",
+    "zurlz",
+    "nul\x00inside the text",
+    "Das ist genau das Problem 👏 #css?",
+    "ビルドキャッシュが効くとほんとに世界変わる",
+    "  spaces   only  ",
+    "!!!",
+]
+
+
+def test_hashed_scores_equal_the_hashed_matrix_times_the_weights() -> None:
+    rng = np.random.default_rng(7)
+    texts = EDGE_TEXTS * 3
+    for word_ngrams, char_ngrams in ((2, (3,)), (3, (1, 2, 3)), (1, ()), (2, (4, 3))):
+        nf = 2**10
+        n_kinds = len(char_ngrams) + max(word_ngrams, 1)
+        w = rng.normal(size=(nf * n_kinds, 5))
+        tb = features.tokenize(texts)
+        expected = features.hash_batch(tb, nf, word_ngrams, char_ngrams) @ w
+        got = features.hashed_scores(tb, nf, word_ngrams, char_ngrams, w)
+        assert np.allclose(got, expected, rtol=0, atol=1e-9)
+    assert np.abs(expected).sum() > 0
+
+
+def test_features_do_not_depend_on_how_the_batch_is_chunked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = classify.load_corpus()[:300]
+    posts = [r.post for r in rows] + [post(f"edge-{i}", t) for i, t in enumerate(EDGE_TEXTS)]
+    groups = [r.group for r in rows] + ["edge"] * len(EDGE_TEXTS)
+    settings = classify._default_settings()
+    scorer = classify.LinearScorer.for_pipeline(classify.load_shipped_model().pipeline)
+    assert scorer is not None
+    whole = features.build_frame(posts, settings, groups, text_scorer=scorer.text_scores)
+    monkeypatch.setattr(features, "CHUNK", 7)
+    parts = features.build_frame(posts, settings, groups, text_scorer=scorer.text_scores)
+    assert np.array_equal(whole.struct, parts.struct)
+    assert np.allclose(whole.text_scores, parts.text_scores, rtol=0, atol=1e-12)
+    assert list(whole.opening) == list(parts.opening)
+    assert any(o for o in whole.opening)
+    assert np.array_equal(
+        features.hash_texts(whole.mtexts, 2**10, 2, (3,)).toarray(),
+        np.vstack(
+            [
+                features.hash_texts(whole.mtexts[i : i + 1], 2**10, 2, (3,)).toarray()
+                for i in range(len(posts))
+            ]
+        ),
+    )
+
+
+def test_the_fast_scorer_gives_the_pipelines_own_probabilities() -> None:
+    rows = classify.load_corpus()
+    model = classify.load_shipped_model().pipeline
+    settings = classify._default_settings()
+    posts = [r.post for r in rows]
+    groups = [r.group for r in rows]
+    frame = classify.frame_for(posts, model, settings, groups)
+    assert frame.text_scores is not None
+    scorer = classify.LinearScorer.for_pipeline(model)
+    assert scorer is not None
+    idx = np.arange(len(posts))
+    assert np.allclose(scorer.proba(frame, idx), model.predict_proba(frame.X), rtol=0, atol=1e-9)
+    slow = features.build_frame(posts, settings, groups)
+    assert slow.text_scores is None
+    fast_preds = classify.predict_frame(model, frame)
+    slow_preds = classify.predict_frame(model, slow)
+    assert [p.label for p in fast_preds] == [p.label for p in slow_preds]
+    assert [p.reason for p in fast_preds] == [p.reason for p in slow_preds]
+    assert np.allclose(
+        [p.confidence for p in fast_preds], [p.confidence for p in slow_preds], atol=1e-4
+    )
+
+
+def test_a_pipeline_of_another_shape_is_used_as_it_is() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    rows = classify.load_corpus()[:400]
+    settings = classify._default_settings()
+    frame = features.build_frame([r.post for r in rows], settings, [r.group for r in rows])
+    plain = classify.make_pipeline()
+    plain.steps[-1] = ("model", LogisticRegression(max_iter=300))
+    odd = Pipeline([("features", plain.steps[0][1]), ("clf", LogisticRegression(max_iter=300))])
+    odd.fit(frame.X, [r.label for r in rows])
+    assert classify.LinearScorer.for_pipeline(odd) is None
+    preds = classify.predict_frame(
+        odd, classify.frame_for([r.post for r in rows], odd, settings, [r.group for r in rows])
+    )
+    assert len(preds) == len(rows) and all(p.label in classify.LABELS for p in preds)
 
 
 # -- the store -----------------------------------------------------------------------------------
