@@ -314,34 +314,64 @@ def _plural(n: float, word: str) -> str:
     return f"{k} {word}" if k == 1 else f"{k} {word}s"
 
 
-def _context_evidence(frame: FeatureFrame, i: int) -> list[str]:
-    ev: list[str] = []
-    dom = frame.own_domain[i]
+class _Evidence:
+    """A frame's per-post evidence as plain Python lists (reading numpy scalars one by one
+    costs more than writing the reason)."""
+
+    def __init__(self, frame: FeatureFrame) -> None:
+        st = frame.struct
+        self.repost_of = frame.repost_of
+        self.client = frame.client
+        self.app_kind = frame.app_kind
+        self.own_domain = frame.own_domain
+        self.own_inferred = frame.own_domain_inferred
+        self.link_count = frame.link_count.tolist()
+        self.wording_count = frame.wording_count.tolist()
+        self.opening = frame.opening
+        self.opening_count = frame.opening_count.tolist()
+        self.scheduled = (st[:, 25] > 0).tolist()  # scheduled_minute
+        self.minute_count = frame.minute_count.tolist()
+        self.reply_to_self = np.asarray(frame.reply_to_self, dtype=bool).tolist()
+        self.reply_to = frame.reply_to
+        self.kind_reply = (st[:, 1] > 0).tolist()
+        self.kind_quote = (st[:, 2] > 0).tolist()
+        self.hashtags = st[:, 14].tolist()
+        self.n_questions = frame.n_questions.tolist()
+        self.own_words = frame.own_words.tolist()
+        self.n_links = frame.n_links.tolist()
+
+
+_MANY_HASHTAGS = math.log1p(2)
+
+
+def _context_evidence(ev: _Evidence, i: int) -> list[str]:
+    out: list[str] = []
+    dom = ev.own_domain[i]
     if dom:
-        if frame.own_domain_inferred[i]:
-            ev.append(f"links to {dom}, which your posts link to again and again")
+        if ev.own_inferred[i]:
+            out.append(f"links to {dom}, which your posts link to again and again")
         else:
-            ev.append(f"links to your own site {dom}")
-    lc = frame.link_count[i]
-    wc = frame.wording_count[i]
+            out.append(f"links to your own site {dom}")
+    lc = ev.link_count[i]
+    wc = ev.wording_count[i]
     if wc >= 2:
-        ev.append(f"same wording as {_plural(wc - 1, 'other post')}")
+        out.append(f"same wording as {_plural(wc - 1, 'other post')}")
     elif lc >= 2:
-        ev.append(f"same link posted {int(lc)} times")
-    elif frame.opening_count[i] >= 3:
-        ev.append(f'opens with "{frame.opening[i]}" like {int(frame.opening_count[i]) - 1} others')
-    if frame.struct[i, 25] > 0:  # scheduled_minute
-        ev.append(
-            f"{int(frame.minute_count[i])} posts from this app at the same minute past the hour"
+        out.append(f"same link posted {int(lc)} times")
+    elif ev.opening_count[i] >= 3:
+        out.append(f'opens with "{ev.opening[i]}" like {int(ev.opening_count[i]) - 1} others')
+    if ev.scheduled[i]:
+        out.append(
+            f"{int(ev.minute_count[i])} posts from this app at the same minute past the hour"
         )
-    return ev
+    return out
 
 
-def _app_evidence(frame: FeatureFrame, i: int) -> str | None:
-    client = frame.client[i]
-    kind = frame.app_kind[i]
+def _app_evidence(ev: _Evidence, i: int) -> str | None:
+    client = ev.client[i]
     if not client:
         return None
+    kind = ev.app_kind[i]
     if kind == "automation":
         return f"posted by {client}, an automation app"
     if kind == "suite":
@@ -351,20 +381,20 @@ def _app_evidence(frame: FeatureFrame, i: int) -> str | None:
     return None
 
 
-def _reply_evidence(frame: FeatureFrame, i: int) -> str | None:
-    if frame.reply_to_self[i]:
+def _reply_evidence(ev: _Evidence, i: int) -> str | None:
+    if ev.reply_to_self[i]:
         return "continues your own thread"
-    who = frame.reply_to[i]
-    if frame.struct[i, 1] > 0:  # kind_reply
+    if ev.kind_reply[i]:
+        who = ev.reply_to[i]
         return f"reply to @{who}" if who else "a reply"
-    if frame.struct[i, 2] > 0:
+    if ev.kind_quote[i]:
         return "quote post"
     return None
 
 
-def _words_evidence(frame: FeatureFrame, i: int) -> str:
-    w = round(float(frame.own_words[i]))
-    links = int(frame.n_links[i])
+def _words_evidence(ev: _Evidence, i: int) -> str:
+    w = round(ev.own_words[i])
+    links = int(ev.n_links[i])
     if w == 0:
         return "a link with no words of its own" if links else "no words of its own"
     if links:
@@ -372,28 +402,33 @@ def _words_evidence(frame: FeatureFrame, i: int) -> str:
     return f"{_plural(w, 'word')} of your own, no link"
 
 
-def build_reason(frame: FeatureFrame, i: int, label: str, rule: str | None) -> str:
-    """A short readable reason from this post's own evidence, semicolon-separated."""
+def build_reason(
+    frame: FeatureFrame, i: int, label: str, rule: str | None, ev: _Evidence | None = None
+) -> str:
+    """A short readable reason from this post's own evidence, semicolon-separated. Pass the
+    frame's ``_Evidence`` when building many reasons of one frame."""
+    if ev is None:
+        ev = _Evidence(frame)
     parts: list[str] = []
     if rule == "share":
-        target = frame.repost_of[i]
+        target = ev.repost_of[i]
         who = f" of @{target}" if target else ""
         return f"repost{who} with no words of its own; a repost is always share (rule)"
     if rule == "auto_promo":
-        parts.append(f"posted by {frame.client[i]}, a pure automation app (rule: machine-made)")
-        parts += _context_evidence(frame, i)
+        parts.append(f"posted by {ev.client[i]}, a pure automation app (rule: machine-made)")
+        parts += _context_evidence(ev, i)
         return "; ".join(parts)
-    nq = frame.n_questions[i]
-    reply = _reply_evidence(frame, i)
-    app = _app_evidence(frame, i)
+    nq = ev.n_questions[i]
+    reply = _reply_evidence(ev, i)
+    app = _app_evidence(ev, i)
     if label == "auto_promo":
         if app:
             parts.append(app)
-        parts += _context_evidence(frame, i)
-        if frame.struct[i, 14] >= math.log1p(2):
-            parts.append(f"{_plural(math.expm1(frame.struct[i, 14]) + 0.5, 'hashtag')}")
+        parts += _context_evidence(ev, i)
+        if ev.hashtags[i] >= _MANY_HASHTAGS:
+            parts.append(f"{_plural(math.expm1(ev.hashtags[i]) + 0.5, 'hashtag')}")
         if not parts:
-            parts.append("one-way announcement" + (" with a link" if frame.n_links[i] else ""))
+            parts.append("one-way announcement" + (" with a link" if ev.n_links[i] else ""))
         if not nq:
             parts.append("invites no conversation")
     elif label == "share":
@@ -401,8 +436,8 @@ def build_reason(frame: FeatureFrame, i: int, label: str, rule: str | None) -> s
             parts.append(reply)
         if app:
             parts.append(app)
-        parts.append(_words_evidence(frame, i))
-        if frame.own_domain[i] is None and frame.n_links[i]:
+        parts.append(_words_evidence(ev, i))
+        if ev.own_domain[i] is None and ev.n_links[i]:
             parts.append("someone else's content")
     elif label == "ask":
         if reply:
@@ -412,11 +447,11 @@ def build_reason(frame: FeatureFrame, i: int, label: str, rule: str | None) -> s
             parts.append(app)
     elif label == "answer":
         parts.append(f"{reply} that gives information or help" if reply else "gives information")
-        parts.append(f"{_plural(frame.own_words[i] + 0.5, 'word')} of your own")
+        parts.append(f"{_plural(ev.own_words[i] + 0.5, 'word')} of your own")
     else:  # comment
         if reply:
             parts.append(f"{reply} that reacts")
-        parts.append(_words_evidence(frame, i))
+        parts.append(_words_evidence(ev, i))
         if nq:
             parts.append("question mark but no real question")
         if app:
@@ -534,8 +569,10 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
         for k, b in zip(idx.tolist(), best.tolist(), strict=True):
             labels[k] = names[b]
         conf[idx] = proba[np.arange(len(idx)), best]
+    ev = _Evidence(frame)
+    confs = np.round(conf, 4).tolist()
     return [
-        Prediction(labels[i], round(float(conf[i]), 4), build_reason(frame, i, labels[i], rules[i]))
+        Prediction(labels[i], confs[i], build_reason(frame, i, labels[i], rules[i], ev))
         for i in range(n)
     ]
 

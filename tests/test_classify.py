@@ -141,6 +141,8 @@ def test_batch_html_cleaning_matches_html_to_text() -> None:
         "<p>script <script>x<y</script> and <hr/> go the slow way</p>",
         '<p><span class="invisible"><span>nested</span></span>shown</p>',
         "<p>&lt;p&gt; escaped &amp;amp; &#x1F600;</p>",
+        '<p><a href="https://ooh.directory/"><span class="invisible">https://</span><span '
+        'class="">ooh.directory/</span><span class="invisible"></span></a></p>',
         "plain &amp; simple",
         "x < y and y > z",
         "",
