@@ -15,11 +15,20 @@ answer, people the user has not talked with for a month, and quiet-hour windows 
 ``project(snapshot, now)`` turns it into the state at ``now``: when the cached day has ended the
 count restarts at zero and the streak carries over only if the cached day reached the minimum.
 
+The same refresh writes the dashboard's summary beside it (``<db>.dashboard``, ``build_dashboard``):
+what ``engage dashboard`` shows first (today with the streak, the daily series and the label mix
+of the last ``DASHBOARD_DAYS`` days, the mentions behind the waiting list, the newest page of
+posts), so that its first frame needs one small JSON read instead of DuckDB and the full
+queries. It records the database's signature (size and modification time of the file, after the
+checkpoint; no write-ahead log), the day it describes and the settings it was computed with;
+``engage.dashboard.summary`` uses it only when all three still hold, and reads in full otherwise.
+
 Module level imports are standard library only (json, os, time): ``engage prompt`` imports this.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -35,6 +44,9 @@ CACHE_VERSION = 1
 BUILDING_SUFFIX = ".building"  # engage.demo builds the demo under this name, then renames it
 STALE_TOLERANCE_S = 1.0
 QUIET_WINDOW_DAYS = 8
+DASHBOARD_VERSION = 1
+DASHBOARD_DAYS = 30  # the dashboard's first range (engage.dashboard.app.RANGES[0])
+DASHBOARD_PAGE = 200  # its first page of posts (engage.dashboard.model.PAGE_SIZE)
 
 
 def cache_path_for(db: str | os.PathLike[str]) -> str:
@@ -175,6 +187,11 @@ def quiet_windows(
 
 def build(store: Store, config: Config, now: datetime | None = None) -> dict[str, Any]:
     """The snapshot of the goal state at ``now`` (see the module docstring)."""
+    return _build(store, config, now)[0]
+
+
+def _build(store: Store, config: Config, now: datetime | None) -> tuple[dict[str, Any], Any]:
+    """``build`` and the ``goals.DayStatus`` it was made from."""
     from datetime import UTC, datetime, timedelta
 
     from engage import goals
@@ -190,7 +207,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> dict[str
     qe = int(config.values["nudge"]["quiet_end"])
     windows = quiet_windows(clock.tz_name, qs, qe, status.start, QUIET_WINDOW_DAYS)
     waiting = status.waiting
-    return {
+    snap = {
         "v": CACHE_VERSION,
         "config_files": config_fingerprint(),
         "tz_setting": str(config.values["time"]["timezone"]),
@@ -236,6 +253,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> dict[str
             "covered_until": windows[-1][0] if windows else 0,
         },
     }
+    return snap, status
 
 
 def _mtime(path: str) -> int | None:
@@ -315,11 +333,140 @@ def refresh(store: Store, config: Config | None = None, now: datetime | None = N
     if not store.read_only:
         goals.record_timezone(store, config, now)
         store.goal_checkpoint()
-    snap = build(store, config, now)
+    snap, status = _build(store, config, now)
     snap["written_at"] = time.time()
     path = cache_path_for(store.path)
     write(path, snap)
+    try:
+        write(dashboard_path_for(store.path), build_dashboard(store, config, now, status))
+    except Exception:  # the dashboard then reads in full; the prompt's cache is written
+        import logging
+
+        logging.getLogger(__name__).warning("dashboard summary not written", exc_info=True)
+        with contextlib.suppress(OSError):
+            os.remove(dashboard_path_for(store.path))
     return path
+
+
+# -- the dashboard's summary ---------------------------------------------------------------------
+
+
+def dashboard_path_for(db: str | os.PathLike[str]) -> str:
+    """``<db>.dashboard`` (named after the final name of a database built as ``.building``)."""
+    return cache_path_for(db)[: -len(".prompt")] + ".dashboard"
+
+
+def db_signature(db: str | os.PathLike[str]) -> list[list[int] | None]:
+    """``[[mtime_ns, size] of the file, [mtime_ns, size] of its write-ahead log]``, ``None``
+    for a missing file (``engage.dashboard.model.db_signature``, as JSON)."""
+    out: list[list[int] | None] = []
+    for name in (os.fspath(db), os.fspath(db) + ".wal"):
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append([st.st_mtime_ns, st.st_size])
+    return out
+
+
+def dashboard_settings(config: Config) -> dict[str, Any]:
+    """The settings the summary depends on; a dashboard with other ones reads in full."""
+    return {
+        "timezone": config.timezone_name,
+        "day_end_hour": config.day_end_hour,
+        "goal": [config.goal_min, config.goal_target],
+        "waiting_days": int(config.values["goal"]["waiting_days"]),
+    }
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def build_dashboard(
+    store: Store, config: Config, now: datetime | None = None, status: Any = None
+) -> dict[str, Any]:
+    """The dashboard's summary of ``store`` at ``now`` (version ``DASHBOARD_VERSION``): what
+    ``engage.dashboard.data.load_overview`` (``DASHBOARD_DAYS``) and ``load_posts`` (the first
+    page, no filter) read, plus the streak. The waiting list depends on the time it is looked
+    at, so it holds the mentions behind it (those of the last ``max(waiting_days,
+    ANSWER_WINDOW_DAYS)`` days with the time of their answer) and the dashboard applies
+    ``goals.waiting_for_you``'s rule at its own "now". ``status``: ``goals.day_status`` at
+    ``now`` when the caller has it (the streak walks the history)."""
+    from datetime import UTC, datetime, timedelta
+
+    from engage import goals
+
+    now = now or datetime.now(UTC)
+    settings = dashboard_settings(config)
+    out: dict[str, Any] = {
+        "v": DASHBOARD_VERSION,
+        "db": dashboard_path_for(store.path)[: -len(".dashboard")],
+        "now": now.isoformat(),
+        "settings": settings,
+        "total_posts": store.count_posts(),
+    }
+    if out["total_posts"] == 0:
+        out["sig"] = db_signature(store.path)
+        return out
+    clock = goals.DayClock.from_store(store, config, now)
+    goal = goals.Goal.from_config(config)
+    series = goals.daily_series(store, config, days=DASHBOARD_DAYS, now=now, clock=clock)
+    day = series[-1].day
+    start, end = clock.bounds(day)
+    mix = goals.label_mix(store, config, series[0].day, day, clock=clock)
+    if status is None:
+        status = goals.day_status(store, config, now=now, with_waiting=False)
+    people: dict[str, None] = {}
+    for it in status.interactions:
+        for person in it.people:
+            people.setdefault(goals.display_handle(it.platform, person), None)
+    answer_days = goals.ANSWER_WINDOW_DAYS
+    since = now - timedelta(days=max(settings["waiting_days"], answer_days))
+    mentions = [
+        (m.platform, m.mention_id, m.author, _iso(m.created_at), m.text, m.kind, m.url, _iso(at))
+        for m, at in store.goal_mentions_with_answers(since)
+    ]
+    posts = [
+        {
+            "platform": v.post.platform,
+            "account": v.post.account,
+            "post_id": v.post.post_id,
+            "created_at": _iso(v.post.created_at),
+            "text": v.post.text,
+            "kind": v.post.kind,
+            "url": v.post.url,
+            "reposted_post": v.post.reposted_post,
+            "client": v.post.client,
+            "label": v.label,
+            "confidence": v.confidence,
+            "reason": v.reason,
+            "corrected": v.corrected,
+            "model_label": v.model_label,
+        }
+        for v in store.dashboard_recent_posts(limit=DASHBOARD_PAGE)
+    ]
+    out.update(
+        {
+            "day": day.isoformat(),
+            "day_start": start.timestamp(),
+            "day_end": end.timestamp(),
+            "status": goal.status(series[-1].genuine),
+            "streak": status.streak_days if status.day == day else None,
+            "people": list(people) if status.day == day else None,
+            "series": [[p.day.isoformat(), p.genuine, p.total, p.unlabelled] for p in series],
+            "mix": mix,
+            "platforms": store.dashboard_platforms(),
+            "answer_days": answer_days,
+            "mentions": mentions,
+            "page_size": DASHBOARD_PAGE,
+            "posts": posts,
+        }
+    )
+    # last: the file as the reads saw it (a writer has checkpointed; nothing writes after this)
+    out["sig"] = db_signature(store.path)
+    return out
 
 
 THROTTLE_S = 2.0

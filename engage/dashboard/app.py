@@ -1,7 +1,10 @@
 """The dashboard app: layout, keys, and the worker threads that read and write the database.
 
 Every database call runs in a worker thread through ``StoreGateway`` (short opens, closed at
-once); the UI thread only draws. A timer looks at the database files once per ``poll_interval``
+once); the UI thread only draws, and never imports DuckDB (``data.py``, the full reads, is
+imported by the workers). The first frame comes from the writers' summary when it describes the
+database as it is (``summary.py``, through ``HeadStart``), and the full reads follow at once;
+else from the head start's reads. A timer looks at the database files once per ``poll_interval``
 and reloads what is out of date: after any change (a cron fetch, a correction made elsewhere),
 after a read that found the database busy, and every minute for the clock. Results of a load
 that a newer one (another filter, another range) has overtaken are dropped.
@@ -39,7 +42,8 @@ from engage.dashboard.components.panels import (
 )
 from engage.dashboard.components.posts import PostsPanel, PostsTable
 from engage.dashboard.components.screens import DetailsScreen, HelpScreen, RelabelScreen
-from engage.dashboard.data import (
+from engage.dashboard.headstart import HeadStart
+from engage.dashboard.model import (
     PAGE_SIZE,
     Overview,
     PendingCorrections,
@@ -50,13 +54,10 @@ from engage.dashboard.data import (
     Streak,
     TodaySummary,
     db_signature,
-    load_overview,
-    load_posts,
-    load_streak,
     post_key,
     read_outcome,
 )
-from engage.dashboard.headstart import HeadStart
+from engage.dashboard.summary import FirstPaint
 from engage.errors import DatabaseBusyError, EngageError
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,15 @@ class DashboardApp(App[None]):
         self._set_posts_title()
         self._draw_titlebar()
         self.w_table.focus()
-        if self.head_start is not None:
+        head = self.head_start
+        if head is not None and head.first is not None:
+            # the writers' summary describes the database as it is: show it, then read in full
+            self.head_start = None
+            self._show_first_paint(head.first)
+        elif head is not None:
             # the first reads are already running (started before Textual was imported)
             self._overview_gen = self._posts_gen = 1
-            self._take_head_start(self.head_start)
+            self._take_head_start(head)
         else:
             self.refresh_stale(force=True)
         self.set_interval(self.poll_interval, self._tick)
@@ -274,6 +280,13 @@ class DashboardApp(App[None]):
     def _read(self, fn: Callable[[Any], Any]) -> tuple[str, Any]:
         return read_outcome(self.gateway, fn)
 
+    def _show_first_paint(self, first: FirstPaint) -> None:
+        self._overview_gen = self._posts_gen = 1
+        self._overview_loaded(1, first.sig, "ok", first.overview)
+        self._posts_loaded(1, first.sig, "ok", first.posts)
+        # the full reads (the same data, as objects of the store) once this frame is painted
+        self.call_after_refresh(self.refresh_stale, force=True)
+
     @work(thread=True, group="head-start", exit_on_error=False)
     def _take_head_start(self, head: HeadStart) -> None:
         head.done.wait()
@@ -291,14 +304,18 @@ class DashboardApp(App[None]):
 
     @work(thread=True, group="overview", exit_on_error=False)
     def _load_overview(self, gen: int, sig: Signature, days: int, now: datetime) -> None:
-        kind, result = self._read(lambda store: load_overview(store, self.config, now, days))
+        from engage.dashboard import data  # DuckDB loads here, in the worker
+
+        kind, result = self._read(lambda store: data.load_overview(store, self.config, now, days))
         self._call_ui(self._overview_loaded, gen, sig, kind, result)
 
     @work(thread=True, group="posts", exit_on_error=False)
     def _load_posts(
         self, gen: int, sig: Signature, filt: PostFilter, offset: int, limit: int
     ) -> None:
-        kind, result = self._read(lambda store: load_posts(store, filt, offset, limit))
+        from engage.dashboard import data
+
+        kind, result = self._read(lambda store: data.load_posts(store, filt, offset, limit))
         self._call_ui(self._posts_loaded, gen, sig, kind, result)
 
     def _overview_loaded(self, gen: int, sig: Signature, kind: str, result: Any) -> None:
@@ -350,7 +367,9 @@ class DashboardApp(App[None]):
 
     @work(thread=True, group="streak", exit_on_error=False)
     def _load_streak(self, gen: int, now: datetime) -> None:
-        kind, result = self._read(lambda store: load_streak(store, self.config, now))
+        from engage.dashboard import data
+
+        kind, result = self._read(lambda store: data.load_streak(store, self.config, now))
         self._call_ui(self._streak_loaded, gen, kind, result)
 
     def _streak_loaded(self, gen: int, kind: str, result: Any) -> None:

@@ -1,6 +1,6 @@
 """The three panels of the top row: today against the goal, the label mix per platform, and who
-is waiting for an answer. Each takes ``engage.goals`` results and draws them; none of them reads
-the database."""
+is waiting for an answer. Each takes ``engage.goals`` results (or the summary's, see
+``model.py``) and draws them; none of them reads the database or imports DuckDB."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ from textual.widget import Widget
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from engage.dashboard.data import TodaySummary
-from engage.goals import PLATFORM_NAMES, Waiting, WaitingSummary, format_age
-from engage.store import GENUINE_LABELS, LABELS
+from engage.dashboard.model import (
+    GENUINE_LABELS,
+    LABELS,
+    PLATFORM_NAMES,
+    TodaySummary,
+    WaitingLike,
+    WaitingSummaryLike,
+    format_age,
+)
 
 STATUS_WORDS = {"below": "below goal", "met": "goal met", "exceeded": "goal exceeded"}
 
@@ -127,7 +133,7 @@ def without_leading_mentions(text: str) -> str:
     return " ".join(words)
 
 
-def waiting_prompt(item: Waiting) -> Text:
+def waiting_prompt(item: WaitingLike) -> Text:
     """``@ana 3 h ? do you have a checklist…``: ``?`` marks a question, ``·`` anything else."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(item.who, style="bold")
@@ -143,9 +149,9 @@ class WaitingList(OptionList):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.items: list[Waiting] = []
+        self.items: list[WaitingLike] = []
 
-    def show(self, summary: WaitingSummary) -> None:
+    def show(self, summary: WaitingSummaryLike) -> None:
         highlighted = self.highlighted
         self.items = list(summary.items)
         self.clear_options()
@@ -160,19 +166,19 @@ class WaitingList(OptionList):
         if self.highlighted is None and self.items:
             self.highlighted = 0
 
-    def selected_item(self) -> Waiting | None:
+    def selected_item(self) -> WaitingLike | None:
         i = self.highlighted
         if i is None or not self.items or i >= len(self.items):
             return None
         return self.items[i]
 
 
-def waiting_title(summary: WaitingSummary) -> str:
+def waiting_title(summary: WaitingSummaryLike) -> str:
     n = len(summary.items)
     return f"Waiting for you ({n})" if n else "Waiting for you"
 
 
-def waiting_subtitle(summary: WaitingSummary) -> str:
+def waiting_subtitle(summary: WaitingSummaryLike) -> str:
     if summary.median_answer is None:
         return ""
     return f"median answer {format_age(summary.median_answer)}"

@@ -13,8 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from engage.dashboard.data import PostsPage, post_key, split_post_key
-from engage.store import PostView
+from engage.dashboard.model import PostsPage, PostViewLike, post_key, split_post_key
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("when", "When", 11),
@@ -39,6 +38,10 @@ def one_line(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def plain(text: str) -> Text:
+    return Text(text, end="")
+
+
 def label_cell(label: str | None, corrected: bool, pending: bool) -> Text:
     name = label or "unlabelled"
     mark = "…" if pending else ("*" if corrected else "")
@@ -46,7 +49,7 @@ def label_cell(label: str | None, corrected: bool, pending: bool) -> Text:
 
 
 class PostsTable(DataTable[str | Text]):
-    """Rows keyed by ``post_key(platform, post_id)``; ``views`` keeps each row's ``PostView``."""
+    """Rows keyed by ``post_key(platform, post_id)``; ``views`` keeps each row's post."""
 
     DEFAULT_CSS = """
     PostsTable { height: 1fr; }
@@ -60,7 +63,7 @@ class PostsTable(DataTable[str | Text]):
     def __init__(self, tz: tzinfo, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.tz = tz
-        self.views: dict[str, PostView] = {}
+        self.views: dict[str, PostViewLike] = {}
         self.loaded_filter: object = None
         self.complete = True
 
@@ -88,7 +91,7 @@ class PostsTable(DataTable[str | Text]):
             self.move_cursor(row=self.get_row_index(selected))
 
     def _cells(
-        self, view: PostView, pending: dict[tuple[str, str], str | None]
+        self, view: PostViewLike, pending: dict[tuple[str, str], str | None]
     ) -> list[str | Text]:
         p = view.post
         is_pending = (p.platform, p.post_id) in pending
@@ -100,13 +103,15 @@ class PostsTable(DataTable[str | Text]):
         if corrected and not is_pending:
             conf = "you"
         text = p.text or (f"(repost of {p.reposted_post})" if p.reposted_post else "(no text)")
+        # Text, not str: DataTable reads a str as markup ("[/b]" in a post would break it, and
+        # parsing 200 rows of it is a good part of the first frame)
         return [
-            p.created_at.astimezone(self.tz).strftime("%m-%d %H:%M"),
-            p.platform,
+            plain(p.created_at.astimezone(self.tz).strftime("%m-%d %H:%M")),
+            plain(p.platform),
             label_cell(label, corrected, is_pending),
-            conf,
-            one_line(text, 200),
-            one_line(view.reason or "", 200),
+            plain(conf),
+            plain(one_line(text, 200)),
+            plain(one_line(view.reason or "", 200)),
         ]
 
     def redraw_post(self, key: str, pending: dict[tuple[str, str], str | None]) -> None:
@@ -117,7 +122,7 @@ class PostsTable(DataTable[str | Text]):
         for (col, _, _), value in zip(COLUMNS, self._cells(view, pending), strict=True):
             self.update_cell(key, col, value)
 
-    def replace_view(self, key: str, view: PostView) -> None:
+    def replace_view(self, key: str, view: PostViewLike) -> None:
         self.views[key] = view
 
     def selected_key(self) -> str | None:
@@ -129,7 +134,7 @@ class PostsTable(DataTable[str | Text]):
             return None
         return str(row_key.value) if row_key.value is not None else None
 
-    def selected_view(self) -> PostView | None:
+    def selected_view(self) -> PostViewLike | None:
         key = self.selected_key()
         return self.views.get(key) if key else None
 
@@ -141,7 +146,7 @@ class PostsTable(DataTable[str | Text]):
         return self.row_count - self.cursor_row <= 20
 
 
-def reason_line(view: PostView | None) -> Text:
+def reason_line(view: PostViewLike | None) -> Text:
     """The selected post's reason, under the table (the Reason column is off screen at 80
     columns)."""
     t = Text(no_wrap=True, overflow="ellipsis")
@@ -171,5 +176,5 @@ class PostsPanel(Vertical):
         yield PostsTable(self.tz)
         yield Static(id="post-reason")
 
-    def show_reason(self, view: PostView | None) -> None:
+    def show_reason(self, view: PostViewLike | None) -> None:
         self.query_one("#post-reason", Static).update(reason_line(view))

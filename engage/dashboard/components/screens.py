@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from engage.store import LABELS, PostView
+from engage.dashboard.model import LABELS, PostViewLike
 
 # One line per label, from LABELS.md.
 LABEL_HELP = {
@@ -85,7 +85,7 @@ class RelabelScreen(ModalScreen[str | None]):
         Binding("0", "pick('')", "model's label"),
     ]
 
-    def __init__(self, view: PostView) -> None:
+    def __init__(self, view: PostViewLike) -> None:
         super().__init__()
         self.view = view
 
@@ -119,7 +119,7 @@ class RelabelScreen(ModalScreen[str | None]):
 class DetailsScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,v,q", "close", "close")]
 
-    def __init__(self, view: PostView, tz: tzinfo) -> None:
+    def __init__(self, view: PostViewLike, tz: tzinfo) -> None:
         super().__init__()
         self.view = view
         self.tz = tz

@@ -1,0 +1,329 @@
+"""The dashboard's first frame from the summary the writers leave (``<db>.dashboard``): the same
+data as the full reads while it describes the database, never used once it does not."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_support import (
+    ACCOUNTS,
+    NOW,
+    WriterProcess,
+    build_db,
+    build_empty_db,
+    config,
+    make_app,
+    settle,
+)
+from textual.widgets import Static
+
+from connectors.base import Mention, Post
+from engage import goalcache, goals
+from engage import store as store_module
+from engage.config import Config
+from engage.dashboard import model, summary
+from engage.dashboard.components.panels import WaitingList
+from engage.dashboard.components.posts import PostsTable
+from engage.dashboard.data import PostFilter, StoreGateway, load_overview, load_posts
+from engage.dashboard.headstart import HeadStart
+from engage.store import open_store
+
+pytestmark = pytest.mark.anyio
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # Textual runs on asyncio
+
+
+def extra_mentions() -> tuple[list[Mention], list[Post]]:
+    """Mentions on the edges of the waiting and answer windows, answered and not, and one
+    dated in the future, with the posts that answer two of them."""
+
+    def mention(mid: str, when: Any, text: str = "@sam what do you think?") -> Mention:
+        return Mention(
+            platform="mastodon",
+            mention_id=mid,
+            account=ACCOUNTS["mastodon"],
+            author=f"{mid}@social.example",
+            created_at=when,
+            text=text,
+            kind="mention",
+            url=f"https://social.example/{mid}",
+            thread_root=mid,
+            source="test",
+        )
+
+    def answer(mid: str, when: Any) -> Post:
+        return Post(
+            platform="mastodon",
+            account=ACCOUNTS["mastodon"],
+            post_id=f"re-{mid}",
+            created_at=when,
+            text=f"@{mid} here is what I think",
+            kind="reply",
+            reply_to_post=mid,
+            reply_to_user=f"{mid}@social.example",
+            source="test",
+        )
+
+    mentions = [
+        mention("edge", NOW - 14 * DAY + 2 * HOUR),  # leaves the waiting list two hours on
+        mention("later", NOW + HOUR, "@sam see you soon"),  # dated an hour ahead
+        mention("quick", NOW - 10 * DAY),
+        mention("old", NOW - 30 * DAY + HOUR),  # leaves the answer window an hour on
+    ]
+    posts = [answer("quick", NOW - 10 * DAY + 2 * HOUR), answer("old", NOW - 30 * DAY + 6 * HOUR)]
+    return mentions, posts
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = build_db(tmp_path / "engage.duckdb")
+    mentions, posts = extra_mentions()
+    with open_store(path) as store:
+        store.upsert_mentions(mentions)
+        store.upsert_posts(posts)
+    return path
+
+
+def refresh(db: Path, cfg: Config | None = None) -> None:
+    """What every engage writer does before its store closes."""
+    with open_store(db) as store:
+        goalcache.refresh(store, cfg or config(), NOW)
+
+
+def waiting_key(w: model.WaitingSummaryLike) -> list[Any]:
+    items = [
+        [i.platform, i.mention_id, i.author, i.created_at, i.text, i.url, i.age, i.who]
+        for i in w.items
+    ]
+    return [items, [i.is_question for i in w.items], w.median_answer]
+
+
+def overview_key(ov: model.Overview) -> list[Any]:
+    assert ov.today is not None and ov.series is not None
+    t = ov.today
+    return [
+        ov.days,
+        ov.total_posts,
+        ov.platforms,
+        (t.day, t.goal.min, t.goal.target, t.count, t.status, t.rolling_7d),
+        (t.streak_days, t.people),
+        waiting_key(t.waiting),
+        [(p.day, p.genuine, p.total, p.ratio) for p in ov.series],
+        ov.mix,
+    ]
+
+
+def posts_key(rows: Any) -> list[Any]:
+    post = ("platform", "account", "post_id", "created_at", "text", "kind", "url")
+    post += ("reposted_post", "client")
+    view = ("label", "confidence", "reason", "corrected", "model_label")
+    return [[getattr(v.post, k) for k in post] + [getattr(v, k) for k in view] for v in rows]
+
+
+def full_reads(db: Path, now: Any) -> tuple[model.Overview, model.PostsPage]:
+    gateway = StoreGateway(db)
+    ov = gateway.read(lambda s: load_overview(s, config(), now, 30))
+    page = gateway.read(lambda s: load_posts(s, PostFilter()))
+    return ov, page
+
+
+def test_the_summary_gives_what_the_full_reads_give(db: Path) -> None:
+    refresh(db)
+    first = summary.load(db, config(), NOW, 30)
+    assert first is not None
+    ov, page = full_reads(db, NOW)
+    assert overview_key(first.overview) == overview_key(ov)
+    assert first.overview.today is not None and first.overview.today.streak_days is not None
+    assert [w.mention_id for w in ov.today.waiting.items] == ["m-ana-1", "m-chen-1", "edge"]  # type: ignore[union-attr]
+    assert ov.today.waiting.median_answer is not None  # type: ignore[union-attr]
+    assert posts_key(first.posts.rows) == posts_key(page.rows) and len(page.rows) == 157
+    assert first.posts.filter == PostFilter() and first.posts.offset == 0
+    assert first.sig == model.db_signature(db)
+
+
+@pytest.mark.parametrize("later", [HOUR / 2, 90 * timedelta(minutes=1), 3 * HOUR, 8 * HOUR])
+def test_the_waiting_list_is_the_one_of_the_moment_it_is_shown(db: Path, later: Any) -> None:
+    """Hours after the writer: ages grow, a mention leaves the window, one dated ahead
+    arrives, an answer leaves the median's window; exactly as a full read at that moment."""
+    refresh(db)
+    now = NOW + later
+    first = summary.load(db, config(), now, 30)
+    assert first is not None and first.overview.today is not None
+    with open_store(db, read_only=True) as store:
+        live = goals.waiting_for_you(store, config(), now)
+    assert waiting_key(first.overview.today.waiting) == waiting_key(live)
+    ov, _ = full_reads(db, now)
+    assert overview_key(first.overview) == overview_key(ov)
+
+
+def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
+    db: Path, tmp_path: Path
+) -> None:
+    assert summary.load(db, config(), NOW, 30) is None  # none written yet
+    refresh(db)
+    assert summary.load(db, config(), NOW, 30) is not None
+    assert summary.load(db, config(), NOW, 90) is None  # the summary is of 30 days
+    assert summary.load(db, config(), NOW - HOUR, 30) is None  # a clock behind the writer's
+    assert summary.load(db, config(), NOW + DAY, 30) is None  # the next day
+    other = Config({**config().values, "goal": {**config().values["goal"], "min": 1}})
+    assert summary.load(db, other, NOW, 30) is None  # another goal
+    wal = model.wal_path(db)
+    wal.write_bytes(b"")  # a writer at work
+    assert summary.load(db, config(), NOW, 30) is None
+    wal.unlink()
+    assert summary.load(db, config(), NOW, 30) is not None
+    # a write after the summary (the dashboard's own corrections refresh it through the CLI;
+    # here no listener runs)
+    with open_store(db) as store:
+        store.set_correction("x", "x00002", "share")
+    assert summary.load(db, config(), NOW, 30) is None
+    refresh(db)
+    assert summary.load(db, config(), NOW, 30) is not None
+    # a copy of the database (another file) does not take the summary for its own
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(db.read_bytes())
+    assert summary.load(copy, config(), NOW, 30) is None
+    # a summary engage did not write
+    Path(goalcache.dashboard_path_for(db)).write_text('{"v": 1, "sig": 3}')
+    assert summary.load(db, config(), NOW, 30) is None
+    Path(goalcache.dashboard_path_for(db)).write_text("not json")
+    assert summary.load(db, config(), NOW, 30) is None
+
+
+def test_an_empty_database_has_an_empty_summary(tmp_path: Path) -> None:
+    db = build_empty_db(tmp_path / "empty.duckdb")
+    refresh(db)
+    first = summary.load(db, config(), NOW, 30)
+    assert first is not None
+    assert first.overview.total_posts == 0 and first.overview.today is None
+    assert list(first.posts.rows) == []
+
+
+def test_a_summary_that_fails_to_build_is_removed_and_the_prompt_cache_still_written(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refresh(db)
+    assert os.path.exists(goalcache.dashboard_path_for(db))
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(goalcache, "build_dashboard", broken)
+    with open_store(db) as store:
+        store.set_correction("x", "x00002", "share")
+        goalcache.refresh(store, config(), NOW)
+    assert not os.path.exists(goalcache.dashboard_path_for(db))
+    snap = goalcache.read(db)
+    assert snap is not None and goalcache.is_fresh(snap, db)
+    assert summary.load(db, config(), NOW, 30) is None
+
+
+def test_the_summary_file_sits_beside_the_database_under_its_final_name(tmp_path: Path) -> None:
+    assert goalcache.dashboard_path_for(tmp_path / "e.duckdb") == str(
+        tmp_path / "e.duckdb.dashboard"
+    )
+    building = tmp_path / f"e.duckdb{goalcache.BUILDING_SUFFIX}"
+    assert goalcache.dashboard_path_for(building) == str(tmp_path / "e.duckdb.dashboard")
+
+
+def test_the_dashboards_copies_of_the_core_constants_are_the_cores() -> None:
+    assert model.LABELS == store_module.LABELS
+    assert model.GENUINE_LABELS == store_module.GENUINE_LABELS
+    assert model.PLATFORM_NAMES == goals.PLATFORM_NAMES
+    for s in (0, 59, 61, 3599, 3600, 7200, 2 * 86400 - 1, 2 * 86400, 10 * 86400):
+        assert model.format_age(timedelta(seconds=s)) == goals.format_age(timedelta(seconds=s))
+    for platform, handle in [("mastodon", "ana@social.example"), ("x", "@eli"), ("bluesky", "a.b")]:
+        assert model.display_handle(platform, handle) == goals.display_handle(platform, handle)
+    assert goalcache.DASHBOARD_PAGE == model.PAGE_SIZE
+
+
+def test_the_first_frame_from_the_summary_loads_no_duckdb(db: Path) -> None:
+    refresh(db)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from datetime import datetime\n"
+        "from engage.config import load_config\n"
+        "from engage.dashboard.headstart import HeadStart\n"
+        f"head = HeadStart(Path({str(db)!r}), load_config(), datetime.fromisoformat({NOW.isoformat()!r}))\n"
+        "import engage.dashboard.app\n"
+        "heavy = ('duckdb', 'pyarrow', 'numpy', 'engage.store', 'engage.goals', 'engage.dashboard.data')\n"
+        "print(head.first is not None, [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True []"
+
+
+def screen_texts(app: Any) -> dict[str, Any]:
+    table = app.query_one(PostsTable)
+    return {
+        "today": str(app.query_one("#today-text", Static).render()),
+        "waiting": [w.mention_id for w in app.query_one(WaitingList).items],
+        "waiting_title": app.query_one(WaitingList).border_title,
+        "mix": app.w_mix.mix,
+        "chart": [(p.day, p.genuine, p.total) for p in app.w_chart.points],
+        "rows": [
+            [str(table.get_cell_at((r, c))) for c in range(6)] for r in range(table.row_count)
+        ],
+    }
+
+
+async def test_the_first_frame_comes_from_the_summary_even_while_a_writer_holds_the_database(
+    db: Path,
+) -> None:
+    refresh(db)
+    with WriterProcess(db):  # every read fails as busy: what shows can only be the summary
+        head = HeadStart(db, config(), NOW)
+        assert head.first is not None
+        app = make_app(db, head_start=head)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            shown = screen_texts(app)
+            assert "1/3 today" in shown["today"] and "streak" in shown["today"]
+            assert len(shown["rows"]) == 157 and shown["chart"] and shown["mix"]
+            assert shown["waiting"] == ["m-ana-1", "m-chen-1", "edge"]
+            await settle(pilot)  # the full reads ran after the first frame, and found it busy
+            assert app.busy and app._overview_gen >= 2
+            assert screen_texts(app) == shown
+    # the writer has gone: the full reads show the same screen
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert not app.busy
+        assert screen_texts(app) == shown
+
+
+async def test_after_the_first_frame_the_full_reads_take_over(db: Path) -> None:
+    refresh(db)
+    app = make_app(db, head_start=HeadStart(db, config(), NOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert (app._overview_done, app._posts_done) == (2, 2)  # the summary, then in full
+        table = app.query_one(PostsTable)
+        assert type(table.selected_view()).__module__ == "engage.store"
+        await pilot.press("l")
+        await settle(pilot)
+        assert {str(table.get_cell_at((r, 2))) for r in range(table.row_count)} <= {
+            "auto_promo",
+            "auto_promo*",
+        }
+
+
+def test_summary_json_holds_no_raw_platform_data(db: Path) -> None:
+    refresh(db)
+    snap = json.loads(Path(goalcache.dashboard_path_for(db)).read_text())
+    assert all("raw" not in p for p in snap["posts"])
+    assert snap["sig"] == goalcache.db_signature(db)
