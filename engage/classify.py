@@ -16,6 +16,7 @@ corpus, which takes seconds).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ from engage.errors import ModelError, UsageError
 from engage.features import (
     FEATURE_VERSION,
     N_STRUCT,
+    STRUCT_NAMES,
     AppTokens,
     FastTextHasher,
     FeatureFrame,
@@ -539,6 +541,7 @@ class LinearScorer:
 
 
 _SCORERS: dict[int, tuple[Pipeline, LinearScorer | None]] = {}
+_APP_AUTOMATION = STRUCT_NAMES.index("app_automation")
 
 
 def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
@@ -546,15 +549,17 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
     n = len(frame)
     if n == 0:
         return []
-    rules = rule_labels(frame)
-    todo = np.array([r is None for r in rules])
-    labels: list[str] = [r or "" for r in rules]
+    # the definitional rules, as rule_labels decides them, for the whole frame at once
+    share = np.array([r is not None for r in frame.repost_of], dtype=bool)
+    auto = ~share & (frame.struct[:, _APP_AUTOMATION] > 0)
+    lab = np.full(n, None, dtype=object)
+    lab[share] = "share"
+    lab[auto] = "auto_promo"
+    rules: list[str | None] = lab.tolist()
     conf = np.zeros(n)
-    for i, r in enumerate(rules):
-        if r == "share":
-            conf[i] = RULE_CONFIDENCE["repost"]
-        elif r == "auto_promo":
-            conf[i] = RULE_CONFIDENCE["automation"]
+    conf[share] = RULE_CONFIDENCE["repost"]
+    conf[auto] = RULE_CONFIDENCE["automation"]
+    todo = ~(share | auto)
     if todo.any():
         idx = np.flatnonzero(todo)
         scorer = LinearScorer.for_pipeline(model) if frame.text_scores is not None else None
@@ -565,15 +570,14 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
             proba = model.predict_proba(frame.X[idx])
             classes = np.asarray(model.classes_)
         best = proba.argmax(axis=1)
-        names = [str(c) for c in classes]
-        for k, b in zip(idx.tolist(), best.tolist(), strict=True):
-            labels[k] = names[b]
+        lab[idx] = np.array([str(c) for c in classes], dtype=object)[best]
         conf[idx] = proba[np.arange(len(idx)), best]
     ev = _Evidence(frame)
     confs = np.round(conf, 4).tolist()
+    labels: list[str] = lab.tolist()
     return [
-        Prediction(labels[i], confs[i], build_reason(frame, i, labels[i], rules[i], ev))
-        for i in range(n)
+        Prediction(label, c, build_reason(frame, i, label, rule, ev))
+        for i, (label, c, rule) in enumerate(zip(labels, confs, rules, strict=True))
     ]
 
 
@@ -776,8 +780,16 @@ def classify_posts(
     (default: its platform and account)."""
     model = model or active_model()
     settings = settings or settings_from_config(config)
-    frame = frame_for(posts, model.pipeline, settings, groups)
-    return predict_frame(model.pipeline, frame)
+    # Labelling makes hundreds of thousands of small objects and no reference cycles: the
+    # cyclic garbage collector would only walk the whole heap again and again meanwhile.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        frame = frame_for(posts, model.pipeline, settings, groups)
+        return predict_frame(model.pipeline, frame)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int]:

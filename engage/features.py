@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -47,6 +48,7 @@ _BARE_LINK_RE = re.compile(
     r"(?:t(?<![\w./]t)\.co|b(?<![\w./]b)it\.ly|b(?<![\w./]b)uff\.ly|d(?<![\w./]d)lvr\.it"
     r"|o(?<![\w./]o)w\.ly)/\S+"
 )
+_BARE_LINK_HINTS = ("t.co/", "bit.ly/", "buff.ly/", "dlvr.it/", "ow.ly/")
 _PIC_RE = re.compile(r"pic\.twitter\.com/\S+")
 _MENTION_RE = re.compile(r"@(?<![\w/]@)[\w.\-]+(?:@[\w.\-]+)?")
 # Mastodon's own HTML (p, br, a, span, and inline or block tags that html_to_text drops without
@@ -255,7 +257,13 @@ def model_texts(texts: Sequence[str]) -> list[str]:
     if "pic.twitter.com/" in joined:
         joined = _PIC_RE.sub(PIC_TOKEN, joined)
     joined = _URL_RE.sub(URL_TOKEN, joined)
-    joined = _BARE_LINK_RE.sub(URL_TOKEN, joined)
+    if any(h in joined for h in _BARE_LINK_HINTS):
+        # only the few texts that hold a bare short link go through that (slower) pattern
+        parts = joined.split(_SEP)
+        for i, t in enumerate(parts):
+            if any(h in t for h in _BARE_LINK_HINTS):
+                parts[i] = _BARE_LINK_RE.sub(URL_TOKEN, t)
+        joined = _SEP.join(parts)
     joined = _MENTION_RE.sub(MENTION_TOKEN, joined)
     return joined.split(_SEP)
 
@@ -729,6 +737,8 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (a.astype(np.uint64) * _U64(_GOLDEN)) ^ b.astype(np.uint64)
 
 
+_MINUTE = operator.attrgetter("minute")
+_SECOND = operator.attrgetter("second")
 _KIND_CODE = {"post": 0, "reply": 1, "quote": 2, "repost": 3}
 _PLATFORM_CODE = {"x": 0, "mastodon": 1, "bluesky": 2}
 _Q_CHARS = (ord("?"), 0xFF1F, 0xBF)
@@ -751,18 +761,24 @@ def build_frame(
         groups = [(p.platform, p.account) for p in posts]
     gmap: dict[Hashable, int] = {}
     gcode = np.array([gmap.setdefault(g, len(gmap)) for g in groups], dtype=np.int64)
-    raw_texts = [p.text for p in posts]
+
+    def column(name: str) -> list[Any]:
+        return list(map(operator.attrgetter(name), posts))
+
+    raw_texts = column("text")
+    kind_s, plat_s, mentions_l = column("kind"), column("platform"), column("mentions")
+    clients: list[str | None] = column("client")
+    reply_to: list[str | None] = column("reply_to_user")
+    urls_l, times, accounts = column("urls"), column("created_at"), column("account")
     texts = clean_texts(raw_texts)
     mtexts = model_texts(texts)
-    kinds = np.array([_KIND_CODE.get(p.kind, 0) for p in posts], dtype=np.int8)
-    plat = np.array([_PLATFORM_CODE.get(p.platform, 0) for p in posts], dtype=np.int8)
-    clients: list[str | None] = [p.client for p in posts]
-    reply_to: list[str | None] = [p.reply_to_user for p in posts]
-    urls_l = [p.urls for p in posts]
-    n_mentions_l = np.array([len(p.mentions) for p in posts], dtype=np.float64)
-    times = [p.created_at for p in posts]
-    minute = np.array([t.minute for t in times], dtype=np.int64)
-    second = np.array([t.second for t in times], dtype=np.int64)
+    kind_codes = {k: _KIND_CODE.get(k, 0) for k in set(kind_s)}
+    kinds = np.fromiter(map(kind_codes.__getitem__, kind_s), dtype=np.int8, count=n)
+    plat_codes = {k: _PLATFORM_CODE.get(k, 0) for k in set(plat_s)}
+    plat = np.fromiter(map(plat_codes.__getitem__, plat_s), dtype=np.int8, count=n)
+    n_mentions_l = np.fromiter(map(len, mentions_l), dtype=np.float64, count=n)
+    minute = np.fromiter(map(_MINUTE, times), dtype=np.int64, count=n)
+    second = np.fromiter(map(_SECOND, times), dtype=np.int64, count=n)
 
     # -- posting app ----------------------------------------------------------------------------
     app_info: dict[str | None, tuple[str, str, int]] = {}
@@ -798,7 +814,7 @@ def build_frame(
     reply_self = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(kinds == 1).tolist():
         rtu = reply_to[i]
-        acc = posts[i].account
+        acc = accounts[i]
         if rtu and acc:
             # a reply to oneself continues a thread ("ana" and "ana@host" are the same person)
             reply_self[i] = rtu.split("@")[0].lower() == acc.split("@")[0].lower()
@@ -822,7 +838,7 @@ def build_frame(
         ts.own_words,
         ts.own_chars,
     )
-    n_links = np.maximum(np.array([len(u) for u in urls_l], dtype=np.float64), ts.n_url_tokens)
+    n_links = np.maximum(np.fromiter(map(len, urls_l), np.float64, count=n), ts.n_url_tokens)
     n_mentions = np.maximum(n_mentions_l, ts.n_ment_tokens)
     starts_mention = ts.starts_mention
     ends_q = np.array(
