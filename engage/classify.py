@@ -48,6 +48,7 @@ from engage.features import (
     FastTextHasher,
     FeatureFrame,
     FeatureSettings,
+    PostFields,
     StructColumns,
     TokenBatch,
     build_frame,
@@ -582,7 +583,7 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
 
 
 def frame_for(
-    posts: Sequence[Post],
+    posts: Sequence[Post] | PostFields,
     model: Pipeline,
     settings: FeatureSettings,
     groups: Sequence[Hashable] | None = None,
@@ -769,7 +770,7 @@ def describe_model() -> str:
 
 
 def classify_posts(
-    posts: Sequence[Post],
+    posts: Sequence[Post] | PostFields,
     config: Config | None = None,
     *,
     groups: Sequence[Hashable] | None = None,
@@ -805,17 +806,18 @@ def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int
         by_account.setdefault((platform, account), set()).add(post_id)
     counts: Counter[str] = Counter()
     for (platform, account), wanted in sorted(by_account.items()):
-        history = [
-            p
-            for batch in store.iter_posts(account=account, platform=platform, with_raw=False)
-            for p in batch
-        ]
-        preds = classify_posts(history, model=model, settings=settings)
+        # the whole history as columns (context features compare a post with all the others)
+        table = store.post_feature_table(platform, account)
+        post_ids = table.column("post_id").to_pylist()
+        fields = PostFields.from_arrow(table)
+        del table
+        preds = classify_posts(fields, model=model, settings=settings)
         rows = [
-            LabelRow(p.platform, p.post_id, pred.label, pred.confidence, pred.reason, model.version)
-            for p, pred in zip(history, preds, strict=True)
-            if p.post_id in wanted
+            LabelRow(platform, pid, pred.label, pred.confidence, pred.reason, model.version)
+            for pid, pred in zip(post_ids, preds, strict=True)
+            if pid in wanted
         ]
+        del fields, preds
         with store.transaction():
             store.save_labels(rows)
         counts.update(r.label for r in rows)

@@ -748,8 +748,69 @@ _Q_CHARS = (ord("?"), 0xFF1F, 0xBF)
 _EXCL_CHARS = (ord("!"), 0xFF01)
 
 
+@dataclass
+class PostFields:
+    """The fields of a batch of posts that the features read, as columns: built from ``Post``
+    records, or straight from the store's Arrow columns (no ``Post`` object per row)."""
+
+    text: list[str | None]
+    kind: list[str]
+    platform: list[str]
+    account: list[str]
+    client: list[str | None]
+    reply_to_user: list[str | None]
+    urls: list[Sequence[str]]
+    n_mentions: np.ndarray  # float
+    minute: np.ndarray  # int, of created_at (UTC)
+    second: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @classmethod
+    def from_posts(cls, posts: Sequence[Post]) -> PostFields:
+        def column(name: str) -> list[Any]:
+            return list(map(operator.attrgetter(name), posts))
+
+        n = len(posts)
+        times = column("created_at")
+        return cls(
+            text=column("text"),
+            kind=column("kind"),
+            platform=column("platform"),
+            account=column("account"),
+            client=column("client"),
+            reply_to_user=column("reply_to_user"),
+            urls=column("urls"),
+            n_mentions=np.fromiter(map(len, column("mentions")), dtype=np.float64, count=n),
+            minute=np.fromiter(map(_MINUTE, times), dtype=np.int64, count=n),
+            second=np.fromiter(map(_SECOND, times), dtype=np.int64, count=n),
+        )
+
+    @classmethod
+    def from_arrow(cls, table: Any) -> PostFields:
+        """From a ``pyarrow.Table`` with the columns text, kind, platform, account, client,
+        reply_to_user, urls (list of strings), n_mentions, minute and second."""
+
+        def col(name: str) -> list[Any]:
+            return list(table.column(name).to_pylist())
+
+        return cls(
+            text=col("text"),
+            kind=col("kind"),
+            platform=col("platform"),
+            account=col("account"),
+            client=col("client"),
+            reply_to_user=col("reply_to_user"),
+            urls=[u or () for u in col("urls")],
+            n_mentions=table.column("n_mentions").to_numpy(zero_copy_only=False).astype(float),
+            minute=table.column("minute").to_numpy(zero_copy_only=False).astype(np.int64),
+            second=table.column("second").to_numpy(zero_copy_only=False).astype(np.int64),
+        )
+
+
 def build_frame(
-    posts: Sequence[Post],
+    posts: Sequence[Post] | PostFields,
     settings: FeatureSettings,
     groups: Sequence[Hashable] | None = None,
     text_scorer: Callable[[TokenBatch], np.ndarray] | None = None,
@@ -759,29 +820,21 @@ def build_frame(
     Everything that can be is computed for the whole batch at once, the text in chunks.
     ``text_scorer``, if given, is called with each chunk's tokens and returns per-post scores
     (a linear model's text part, see ``hashed_scores``), kept in ``FeatureFrame.text_scores``."""
-    n = len(posts)
+    cols = posts if isinstance(posts, PostFields) else PostFields.from_posts(posts)
+    n = len(cols)
     if groups is None:
-        groups = [(p.platform, p.account) for p in posts]
+        groups = list(zip(cols.platform, cols.account, strict=True))
     gmap: dict[Hashable, int] = {}
     gcode = np.array([gmap.setdefault(g, len(gmap)) for g in groups], dtype=np.int64)
-
-    def column(name: str) -> list[Any]:
-        return list(map(operator.attrgetter(name), posts))
-
-    raw_texts = column("text")
-    kind_s, plat_s, mentions_l = column("kind"), column("platform"), column("mentions")
-    clients: list[str | None] = column("client")
-    reply_to: list[str | None] = column("reply_to_user")
-    urls_l, times, accounts = column("urls"), column("created_at"), column("account")
+    raw_texts, kind_s, plat_s = cols.text, cols.kind, cols.platform
+    clients, reply_to, urls_l, accounts = cols.client, cols.reply_to_user, cols.urls, cols.account
+    n_mentions_l, minute, second = cols.n_mentions, cols.minute, cols.second
     texts = clean_texts(raw_texts)
     mtexts = model_texts(texts)
     kind_codes = {k: _KIND_CODE.get(k, 0) for k in set(kind_s)}
     kinds = np.fromiter(map(kind_codes.__getitem__, kind_s), dtype=np.int8, count=n)
     plat_codes = {k: _PLATFORM_CODE.get(k, 0) for k in set(plat_s)}
     plat = np.fromiter(map(plat_codes.__getitem__, plat_s), dtype=np.int8, count=n)
-    n_mentions_l = np.fromiter(map(len, mentions_l), dtype=np.float64, count=n)
-    minute = np.fromiter(map(_MINUTE, times), dtype=np.int64, count=n)
-    second = np.fromiter(map(_SECOND, times), dtype=np.int64, count=n)
 
     # -- posting app ----------------------------------------------------------------------------
     app_info: dict[str | None, tuple[str, str, int]] = {}

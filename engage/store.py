@@ -858,6 +858,18 @@ class Store:
         finally:
             cur.close()
 
+    def post_feature_table(self, platform: str, account: str) -> pa.Table:
+        """One account's whole history in the columns the classifier reads (no raw JSON, no
+        ``Post`` objects): post_id, text, kind, platform, account, client, reply_to_user,
+        urls, n_mentions, minute and second of created_at, in ``created_at`` order."""
+        return self.con.sql(
+            "SELECT post_id, text, kind, platform, account, client, reply_to_user, urls, "
+            "coalesce(len(mentions), 0) AS n_mentions, minute(created_at) AS minute, "
+            "second(created_at) AS second FROM posts WHERE platform = ? AND account = ? "
+            "ORDER BY created_at, post_id",
+            params=[platform, account],
+        ).to_arrow_table()
+
     def query_posts(
         self,
         *,

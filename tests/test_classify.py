@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -283,6 +284,22 @@ def test_label_new_posts_labels_new_ones_and_never_touches_corrections(tmp_path:
     assert views["p-3"].corrected and views["p-3"].label == "comment"
     assert views["p-3"].model_label == "ask"  # the old model output stays, under the correction
     assert version.startswith("shipped-")
+
+
+def test_the_stores_feature_columns_give_the_same_labels_as_post_records(tmp_path: Path) -> None:
+    rows = [r for r in classify.load_corpus() if r.group.startswith("b01")][:400]
+    posts = [
+        replace(r.post, platform="x", account="pat", post_id=f"{i}") for i, r in enumerate(rows)
+    ]
+    with store_with(tmp_path, posts) as store:
+        table = store.post_feature_table("x", "pat")
+    ids = table.column("post_id").to_pylist()
+    from_table = classify.classify_posts(features.PostFields.from_arrow(table))
+    by_id = {p.post_id: p for p in posts}
+    from_posts = classify.classify_posts([by_id[i] for i in ids])
+    assert sorted(ids) == sorted(by_id) and len(from_table) == len(posts)
+    assert from_table == from_posts
+    assert len({p.label for p in from_table}) >= 4
 
 
 # -- persistence ---------------------------------------------------------------------------------
