@@ -197,7 +197,10 @@ def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
     copy.write_bytes(db.read_bytes())
     assert summary.load(copy, config(), NOW, 30) is None
     # a summary engage did not write
+    good = json.loads(Path(goalcache.dashboard_path_for(db)).read_text())
     Path(goalcache.dashboard_path_for(db)).write_text('{"v": 1, "sig": 3}')
+    assert summary.load(db, config(), NOW, 30) is None
+    Path(goalcache.dashboard_path_for(db)).write_text(json.dumps({**good, "mix": [1]}))
     assert summary.load(db, config(), NOW, 30) is None
     Path(goalcache.dashboard_path_for(db)).write_text("not json")
     assert summary.load(db, config(), NOW, 30) is None

@@ -185,7 +185,7 @@ def load(db: Path, config: Config, now: datetime, days: int) -> FirstPaint | Non
         return None
     try:
         return _load(db, snap, config, now, days)
-    except (KeyError, TypeError, ValueError, IndexError):  # a summary engage did not write
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # not engage's
         log.debug("dashboard summary of %s not used", db, exc_info=True)
         return None
 
