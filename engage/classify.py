@@ -28,13 +28,9 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from connectors.base import POST_KINDS, Post
 from engage import paths
@@ -44,17 +40,21 @@ from engage.features import (
     FEATURE_VERSION,
     N_STRUCT,
     STRUCT_NAMES,
-    AppTokens,
-    FastTextHasher,
     FeatureFrame,
     FeatureSettings,
     PostFields,
-    StructColumns,
     TokenBatch,
     build_frame,
+    hash_texts,
     hashed_scores,
 )
 from engage.store import LABELS, LabelRow, Store
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn (and skops) are imported where a pipeline is built, trained or loaded: labelling
+# with a model's compiled weights (LinearScorer) needs neither, and importing them costs seconds.
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,26 @@ RULE_CONFIDENCE = {"repost": 0.99, "automation": 0.97}
 # ---------------------------------------------------------------------------------------------
 
 
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - a dependency of engage
+        import sklearn
+
+        return str(sklearn.__version__)
+
+
 def make_pipeline(C: float = DEFAULT_C, struct_weight: float = STRUCT_WEIGHT) -> Pipeline:
     """The classifier: text, app words and structure side by side, then a logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from engage.features import AppTokens, FastTextHasher, StructColumns
+
     features = ColumnTransformer(
         [
             ("text", FastTextHasher(), 0),
@@ -463,35 +481,42 @@ def build_reason(
 
 
 class LinearScorer:
-    """The fitted pipeline of ``make_pipeline`` as plain arithmetic: the logistic regression's
-    weights split by feature block, so that text is scored chunk by chunk straight from its
-    n-gram buckets (``features.hashed_scores``), with no sparse matrix built, and the posting
-    app once per distinct app. Gives the pipeline's own probabilities (a test checks it) at a
-    fraction of the time; any other pipeline shape gets no scorer and is used as it is."""
+    """The fitted pipeline of ``make_pipeline`` compiled to plain arrays: the logistic
+    regression's weights split by feature block, so that text is scored chunk by chunk straight
+    from its n-gram buckets (``features.hashed_scores``), with no sparse matrix built, and the
+    posting app once per distinct app. Gives the pipeline's own probabilities (a test checks it)
+    at a fraction of the time, and needs no scikit-learn: it is saved beside the model file as
+    ``<model>.weights.npz`` (plain arrays, read without pickle) with the model file's SHA-256,
+    so labelling loads it instead of the model. A pipeline of any other shape gets no scorer
+    and is used as it is."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        features = pipeline.named_steps["features"]
-        model = pipeline.named_steps["model"]
-        coef = np.asarray(model.coef_, dtype=np.float64)
-        self.classes = np.asarray(model.classes_)
-        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
-        slices = features.output_indices_
-        text = features.named_transformers_["text"]
-        app = features.named_transformers_["app"]
-        struct = features.named_transformers_["struct"]
-        self.text = text
-        self.text_weights = np.ascontiguousarray(coef[:, slices["text"]].T)
-        self.app = app
-        self.app_weights = coef[:, slices["app"]].T
-        self.struct_weights = coef[:, slices["struct"]].T * float(struct.weight)
+    def __init__(
+        self,
+        *,
+        classes: np.ndarray,
+        intercept: np.ndarray,
+        text_params: tuple[int, int, tuple[int, ...]],
+        text_weights: np.ndarray,
+        app_features: int,
+        app_weights: np.ndarray,
+        struct_weights: np.ndarray,
+    ) -> None:
+        self.classes = classes
+        self.intercept = intercept
+        self.text_params = text_params
+        self.text_weights = np.ascontiguousarray(text_weights)
+        self.app_features = app_features
+        self.app_weights = np.ascontiguousarray(app_weights)
+        self.struct_weights = np.ascontiguousarray(struct_weights)
 
     @classmethod
-    def for_pipeline(cls, pipeline: Pipeline) -> LinearScorer | None:
-        """A scorer if ``pipeline`` is exactly the shape ``make_pipeline`` builds, else None."""
-        cached = _SCORERS.get(id(pipeline))
-        if cached is not None and cached[0] is pipeline:
-            return cached[1]
-        scorer: LinearScorer | None = None
+    def compile(cls, pipeline: Pipeline) -> LinearScorer | None:
+        """The scorer of ``pipeline`` if it is exactly the shape ``make_pipeline`` builds."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.linear_model import LogisticRegression
+
+        from engage.features import AppTokens, FastTextHasher, StructColumns
+
         try:
             steps = [name for name, _ in pipeline.steps]
             features = pipeline.named_steps["features"]
@@ -503,7 +528,7 @@ class LinearScorer:
                 ("struct", StructColumns, list(range(2, 2 + N_STRUCT))),
             ]
             multinomial = len(model.classes_) > 2 and model.coef_.shape[0] == len(model.classes_)
-            if (
+            if not (
                 steps == ["features", "model"]
                 and isinstance(features, ColumnTransformer)
                 and type(model) is LogisticRegression
@@ -511,26 +536,110 @@ class LinearScorer:
                 and all(t == "drop" for _, t, _ in features.transformers_[3:])
                 and multinomial
             ):
-                scorer = cls(pipeline)
+                return None
+            coef = np.asarray(model.coef_, dtype=np.float64)
+            slices = features.output_indices_
+            text = features.named_transformers_["text"]
+            app = features.named_transformers_["app"]
+            struct = features.named_transformers_["struct"]
+            return cls(
+                classes=np.asarray([str(c) for c in model.classes_]),
+                intercept=np.asarray(model.intercept_, dtype=np.float64),
+                text_params=(
+                    int(text.n_features),
+                    int(text.word_ngrams),
+                    tuple(int(k) for k in text.char_ngrams),
+                ),
+                text_weights=coef[:, slices["text"]].T,
+                app_features=int(app.n_features),
+                app_weights=coef[:, slices["app"]].T,
+                struct_weights=coef[:, slices["struct"]].T * float(struct.weight),
+            )
         except (AttributeError, KeyError, TypeError, ValueError):
-            scorer = None
+            return None
+
+    @classmethod
+    def for_pipeline(cls, pipeline: Pipeline) -> LinearScorer | None:
+        """``compile(pipeline)``, kept for the pipeline most recently asked about."""
+        cached = _SCORERS.get(id(pipeline))
+        if cached is not None and cached[0] is pipeline:
+            return cached[1]
+        scorer = cls.compile(pipeline)
         _SCORERS.clear()  # one model is active at a time; keep no stale weights around
         _SCORERS[id(pipeline)] = (pipeline, scorer)
         return scorer
 
+    # -- the weights file ----------------------------------------------------------------------
+
+    @staticmethod
+    def weights_path(model_path: Path) -> Path:
+        return model_path.with_name(model_path.stem + ".weights.npz")
+
+    def save(self, model_path: Path) -> Path:
+        """Write the weights beside ``model_path`` (atomically), tied to its SHA-256."""
+        out = self.weights_path(model_path)
+        fd, tmp = tempfile.mkstemp(prefix=".weights-", suffix=".npz", dir=out.parent)
+        os.close(fd)
+        nf, wn, cn = self.text_params
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    model_sha256=np.array(_sha256(model_path)),
+                    feature_version=np.array(FEATURE_VERSION),
+                    classes=self.classes.astype(str),
+                    intercept=self.intercept,
+                    text_params=np.array([nf, wn, *cn], dtype=np.int64),
+                    text_weights=self.text_weights,
+                    app_features=np.array(self.app_features),
+                    app_weights=self.app_weights,
+                    struct_weights=self.struct_weights,
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, out)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return out
+
+    @classmethod
+    def load(cls, model_path: Path) -> LinearScorer | None:
+        """The weights saved beside ``model_path``, or None when there are none or they are
+        not those of this very model file (or of these features)."""
+        path = cls.weights_path(model_path)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["model_sha256"]) != _sha256(model_path):
+                    return None
+                if int(z["feature_version"]) != FEATURE_VERSION:
+                    return None
+                tp = [int(v) for v in z["text_params"]]
+                return cls(
+                    classes=np.asarray([str(c) for c in z["classes"]]),
+                    intercept=z["intercept"],
+                    text_params=(tp[0], tp[1], tuple(tp[2:])),
+                    text_weights=z["text_weights"],
+                    app_features=int(z["app_features"]),
+                    app_weights=z["app_weights"],
+                    struct_weights=z["struct_weights"],
+                )
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            log.warning("ignoring model weights %s (%s)", path, exc)
+            return None
+
+    # -- scoring -------------------------------------------------------------------------------
+
     def text_scores(self, tb: TokenBatch) -> np.ndarray:
-        t = self.text
-        return hashed_scores(
-            tb, t.n_features, t.word_ngrams, tuple(t.char_ngrams), self.text_weights
-        )
+        nf, wn, cn = self.text_params
+        return hashed_scores(tb, nf, wn, cn, self.text_weights)
 
     def proba(self, frame: FeatureFrame, idx: np.ndarray) -> np.ndarray:
         """Class probabilities of the posts ``idx`` of a frame built with ``text_scores``."""
         assert frame.text_scores is not None
         keys = [frame.app_keys[i] for i in idx.tolist()]
         uniq = sorted(set(keys))
-        app_mat = self.app.transform(np.array(uniq, dtype=object))
-        app_scores = np.asarray(app_mat @ self.app_weights)
+        app_scores = np.asarray(hash_texts(uniq, self.app_features, 1, ()) @ self.app_weights)
         pos = {k: j for j, k in enumerate(uniq)}
         z = frame.text_scores[idx] + app_scores[[pos[k] for k in keys]]
         z += frame.struct[idx] @ self.struct_weights
@@ -541,12 +650,24 @@ class LinearScorer:
         return z
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 _SCORERS: dict[int, tuple[Pipeline, LinearScorer | None]] = {}
 _APP_AUTOMATION = STRUCT_NAMES.index("app_automation")
 
 
-def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
-    """Labels, confidences and reasons for the posts of ``frame``."""
+def predict_frame(
+    model: Pipeline | None, frame: FeatureFrame, scorer: LinearScorer | None = None
+) -> list[Prediction]:
+    """Labels, confidences and reasons for the posts of ``frame``: with ``scorer`` (or the
+    compiled form of ``model``) when the frame was built with its text scores, else with the
+    pipeline ``model`` itself."""
     n = len(frame)
     if n == 0:
         return []
@@ -563,11 +684,16 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
     todo = ~(share | auto)
     if todo.any():
         idx = np.flatnonzero(todo)
-        scorer = LinearScorer.for_pipeline(model) if frame.text_scores is not None else None
+        if frame.text_scores is None:
+            scorer = None
+        elif scorer is None and model is not None:
+            scorer = LinearScorer.for_pipeline(model)
         if scorer is not None:
             proba = scorer.proba(frame, idx)
             classes = scorer.classes
         else:
+            if model is None:
+                raise ValueError("predict_frame needs a pipeline for a frame without text scores")
             proba = model.predict_proba(frame.X[idx])
             classes = np.asarray(model.classes_)
         best = proba.argmax(axis=1)
@@ -584,12 +710,16 @@ def predict_frame(model: Pipeline, frame: FeatureFrame) -> list[Prediction]:
 
 def frame_for(
     posts: Sequence[Post] | PostFields,
-    model: Pipeline,
+    model: Pipeline | LinearScorer | None,
     settings: FeatureSettings,
     groups: Sequence[Hashable] | None = None,
 ) -> FeatureFrame:
-    """``build_frame`` with the text scored on the way when the model allows it."""
-    scorer = LinearScorer.for_pipeline(model)
+    """``build_frame`` with the text scored on the way when the model (a pipeline or its
+    compiled scorer) allows it."""
+    if model is None or isinstance(model, LinearScorer):
+        scorer = model
+    else:
+        scorer = LinearScorer.for_pipeline(model)
     return build_frame(posts, settings, groups, text_scorer=scorer.text_scores if scorer else None)
 
 
@@ -598,13 +728,44 @@ def frame_for(
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
 class ActiveModel:
-    pipeline: Pipeline
-    card: dict[str, Any]
-    kind: str  # "shipped", "personal" or "retrained"
-    path: Path | None
-    note: str | None = None  # why a fallback happened
+    """The model in use: its card, and either the loaded pipeline or (for labelling, which is
+    all most commands do) only its compiled weights; the pipeline is then loaded on first use."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None,
+        card: dict[str, Any],
+        kind: str,  # "shipped", "personal" or "retrained"
+        path: Path | None,
+        note: str | None = None,  # why a fallback happened
+        *,
+        scorer: LinearScorer | None = None,
+    ) -> None:
+        if pipeline is None and path is None:
+            raise ValueError("a model needs a pipeline or a file to load it from")
+        self._pipeline = pipeline
+        self.card = card
+        self.kind = kind
+        self.path = path
+        self.note = note
+        self._scorer = scorer
+        self._scorer_known = scorer is not None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            assert self.path is not None
+            self._pipeline = _load_checked(self.path)
+        return self._pipeline
+
+    @property
+    def scorer(self) -> LinearScorer | None:
+        """The compiled weights, or None for a pipeline of another shape."""
+        if not self._scorer_known:
+            self._scorer = LinearScorer.for_pipeline(self.pipeline)
+            self._scorer_known = True
+        return self._scorer
 
     @property
     def version(self) -> str:
@@ -628,6 +789,11 @@ def save_model(pipeline: Pipeline, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    scorer = LinearScorer.compile(pipeline)
+    if scorer is not None:
+        scorer.save(path)
+    else:
+        LinearScorer.weights_path(path).unlink(missing_ok=True)
 
 
 def load_model_file(path: Path) -> Pipeline:
@@ -642,6 +808,8 @@ def load_model_file(path: Path) -> Pipeline:
             "run 'engage train --reset'"
         )
     model = sio.load(path, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(model, Pipeline):
         raise ModelError(f"model {path} is not a scikit-learn Pipeline; run 'engage train --reset'")
     return model
@@ -659,9 +827,9 @@ def _read_card(path: Path) -> dict[str, Any]:
 
 def _compatible(card: dict[str, Any], path: Path) -> None:
     made_with = card.get("versions", {}).get("scikit-learn")
-    if made_with != sklearn.__version__:
+    if made_with != sklearn_version():
         raise ModelError(
-            f"model {path} was made with scikit-learn {made_with}, this is {sklearn.__version__}"
+            f"model {path} was made with scikit-learn {made_with}, this is {sklearn_version()}"
         )
     if card.get("feature_version") != FEATURE_VERSION:
         raise ModelError(
@@ -670,20 +838,32 @@ def _compatible(card: dict[str, Any], path: Path) -> None:
         )
 
 
-def _load_pair(model_path: Path, card_path: Path, kind: str) -> ActiveModel:
-    if not model_path.is_file():
-        raise ModelError(f"no model at {model_path}")
-    card = _read_card(card_path)
-    _compatible(card, model_path)
+def _load_checked(model_path: Path) -> Pipeline:
     try:
-        pipe = load_model_file(model_path)
+        return load_model_file(model_path)
     except ModelError:
         raise
     except Exception as exc:  # a damaged file or skops refusing it: a fallback, not a crash
         raise ModelError(
             f"model {model_path} cannot be loaded ({type(exc).__name__}: {exc})"
         ) from None
-    return ActiveModel(pipe, card, kind, model_path)
+
+
+def _load_pair(model_path: Path, card_path: Path, kind: str) -> ActiveModel:
+    if not model_path.is_file():
+        raise ModelError(f"no model at {model_path}")
+    card = _read_card(card_path)
+    _compatible(card, model_path)
+    scorer = LinearScorer.load(model_path)
+    if scorer is not None:  # this very file's weights: the pipeline loads only if needed
+        return ActiveModel(None, card, kind, model_path, scorer=scorer)
+    model = ActiveModel(_load_checked(model_path), card, kind, model_path)
+    if model.scorer is not None:
+        try:
+            model.scorer.save(model_path)
+        except OSError as exc:  # a read-only install: compiled again next time
+            log.debug("cannot save the weights of %s: %s", model_path, exc)
+    return model
 
 
 def load_shipped_model() -> ActiveModel:
@@ -706,7 +886,7 @@ def load_shipped_model() -> ActiveModel:
     if not corpus_files():
         raise ModelError(f"{reason}; and no shipped corpus to retrain from in {corpus_dir()}")
     pipe, card = train_shipped(select_c=False)
-    card["model_version"] = f"{card['model_version']}-sk{sklearn.__version__}"
+    card["model_version"] = f"{card['model_version']}-sk{sklearn_version()}"
     try:
         save_model(pipe, cache / MODEL_FILE)
         _write_json(cache / CARD_FILE, card)
@@ -786,7 +966,10 @@ def classify_posts(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        frame = frame_for(posts, model.pipeline, settings, groups)
+        scorer = model.scorer
+        if scorer is not None:
+            return predict_frame(None, frame_for(posts, scorer, settings, groups), scorer)
+        frame = frame_for(posts, None, settings, groups)
         return predict_frame(model.pipeline, frame)
     finally:
         if was_enabled:
@@ -985,7 +1168,7 @@ def _library_versions() -> dict[str, str]:
     import skops
 
     return {
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": sklearn_version(),
         "skops": skops.__version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -1344,6 +1527,7 @@ def reset_personal() -> bool:
         if target.exists():
             target.unlink()
             found = True
+    LinearScorer.weights_path(pdir / PERSONAL_FILE).unlink(missing_ok=True)
     _ACTIVE.clear()
     return found
 

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from connectors.base import Post
 from connectors.text import app_key, html_to_text, url_domain
@@ -599,63 +598,19 @@ def hash_texts(
     return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
-class FastTextHasher(TransformerMixin, BaseEstimator):
-    """Hashed word 1-2-grams and character n-grams of a batch of texts, as a sparse matrix.
-
-    Language-independent: runs of letters and digits form words; CJK characters, kana, Hangul,
-    emoji and punctuation are tokens on their own (so Japanese gets character uni- and bigrams);
-    the character n-grams run over the whole text including spaces. Each row is scaled to unit
-    length. Stateless, so ``fit`` learns nothing. ``n_features`` must be a power of two.
-    """
-
-    def __init__(
-        self,
-        n_features: int = 2**14,
-        word_ngrams: int = 2,
-        char_ngrams: tuple[int, ...] = (3,),
-    ) -> None:
-        self.n_features = n_features
-        self.word_ngrams = word_ngrams
-        self.char_ngrams = char_ngrams
-
-    def fit(self, X: Any, y: Any = None) -> FastTextHasher:
-        return self
-
-    def transform(self, X: Any) -> sp.csr_matrix:
-        texts = [t if isinstance(t, str) else str(t) for t in np.asarray(X, dtype=object).ravel()]
-        return hash_texts(texts, self.n_features, self.word_ngrams, tuple(self.char_ngrams))
+# The pipeline's transformers (FastTextHasher, StructColumns, AppTokens) subclass scikit-learn's
+# base classes, so they live in engage._transformers and are imported from there on first use:
+# labelling with the compiled weights (engage.classify.LinearScorer) never imports scikit-learn.
+# Saved models name them engage.features.<Name>, which resolves here.
+_TRANSFORMERS = frozenset({"FastTextHasher", "StructColumns", "AppTokens"})
 
 
-class StructColumns(TransformerMixin, BaseEstimator):
-    """The numeric structural and context columns as a sparse float matrix, each multiplied by
-    a fixed weight (the text block has unit length, so these keep a comparable scale)."""
+def __getattr__(name: str) -> Any:
+    if name in _TRANSFORMERS:
+        from engage import _transformers
 
-    def __init__(self, weight: float = 1.0) -> None:
-        self.weight = weight
-
-    def fit(self, X: Any, y: Any = None) -> StructColumns:
-        return self
-
-    def transform(self, X: Any) -> sp.csr_matrix:
-        arr = np.asarray(X, dtype=np.float64)
-        if arr.ndim == 1:
-            arr = arr.reshape(-1, 1)
-        return sp.csr_matrix(arr * float(self.weight))
-
-
-class AppTokens(TransformerMixin, BaseEstimator):
-    """Hashed words of the posting app's name ("pogoda-bot" -> "pogoda", "bot"), so that an
-    unknown app called "...-rss" or "...bot" is recognised from its words."""
-
-    def __init__(self, n_features: int = 2**12) -> None:
-        self.n_features = n_features
-
-    def fit(self, X: Any, y: Any = None) -> AppTokens:
-        return self
-
-    def transform(self, X: Any) -> sp.csr_matrix:
-        texts = [t if isinstance(t, str) else "" for t in np.asarray(X, dtype=object).ravel()]
-        return hash_texts(texts, self.n_features, 1, ())
+        return getattr(_transformers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -312,6 +314,65 @@ def test_the_model_round_trips_through_skops_with_identical_predictions(tmp_path
     classify.save_model(model.pipeline, tmp_path / "m.skops")
     again = classify.load_model_file(tmp_path / "m.skops")
     assert np.array_equal(model.pipeline.predict_proba(frame.X), again.predict_proba(frame.X))
+
+
+def test_labelling_uses_the_compiled_weights_without_importing_scikit_learn() -> None:
+    code = (
+        "import sys\n"
+        "from engage import classify\n"
+        "rows = classify.load_corpus()[:200]\n"
+        "preds = classify.classify_posts([r.post for r in rows])\n"
+        "assert len(preds) == 200 and all(p.reason for p in preds)\n"
+        "print(classify.active_model().kind, 'sklearn' in sys.modules, 'skops' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert out == ["shipped", "False", "False"]
+
+
+def test_weights_are_saved_with_a_model_and_ignored_when_they_belong_to_another(
+    tmp_path: Path,
+) -> None:
+    shipped = classify.load_shipped_model()
+    rows = classify.load_corpus()[:300]
+    posts = [r.post for r in rows]
+    model_path = tmp_path / "m.skops"
+    classify.save_model(shipped.pipeline, model_path)
+    weights = classify.LinearScorer.weights_path(model_path)
+    assert weights.is_file()
+    card = dict(shipped.card)
+    classify._write_json(tmp_path / "m.json", card)
+    fast = classify._load_pair(model_path, tmp_path / "m.json", "personal")
+    assert fast._pipeline is None and fast.scorer is not None  # weights only, no skops load
+    expected = classify.classify_posts(posts, model=shipped)
+    assert classify.classify_posts(posts, model=fast) == expected
+    # the pipeline still loads on demand, and gives the same probabilities as the weights
+    frame = classify.frame_for(posts, fast.scorer, classify._default_settings())
+    assert np.allclose(
+        fast.pipeline.predict_proba(frame.X),
+        fast.scorer.proba(frame, np.arange(len(posts))),
+        rtol=0,
+        atol=1e-9,
+    )
+    # weights written for another model file are not used: that model is loaded and compiled
+    stale = classify.LinearScorer.load(model_path)
+    assert stale is not None
+    stale.intercept = stale.intercept + 100.0 * np.arange(len(stale.intercept))
+    stale.save(model_path)
+    model_path.write_bytes(model_path.read_bytes())  # same model, weights tied to its hash
+    assert classify.LinearScorer.load(model_path) is not None
+    other = tmp_path / "other.skops"
+    other.write_bytes(model_path.read_bytes() + b"\0")  # another file: hash differs
+    shutil.copy(weights, classify.LinearScorer.weights_path(other))
+    assert classify.LinearScorer.load(other) is None
+    # and a broken weights file is ignored, not a crash
+    weights.write_bytes(b"not a zip")
+    assert classify.LinearScorer.load(model_path) is None
+    again = classify._load_pair(model_path, tmp_path / "m.json", "personal")
+    assert again._pipeline is not None
+    assert classify.classify_posts(posts, model=again) == expected
+    assert classify.LinearScorer.load(model_path) is not None  # rewritten from the pipeline
 
 
 def test_a_model_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
