@@ -16,6 +16,7 @@ corpus, which takes seconds).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -24,7 +25,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ from engage.features import (
     hash_texts,
     hashed_scores,
 )
-from engage.store import LABELS, LabelRow, Store
+from engage.store import LABELS, Store
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -961,16 +962,22 @@ def classify_posts(
     (default: its platform and account)."""
     model = model or active_model()
     settings = settings or settings_from_config(config)
-    # Labelling makes hundreds of thousands of small objects and no reference cycles: the
-    # cyclic garbage collector would only walk the whole heap again and again meanwhile.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _no_cyclic_gc():
         scorer = model.scorer
         if scorer is not None:
             return predict_frame(None, frame_for(posts, scorer, settings, groups), scorer)
         frame = frame_for(posts, None, settings, groups)
         return predict_frame(model.pipeline, frame)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Labelling makes hundreds of thousands of small objects and no reference cycles: the
+    cyclic garbage collector would only walk the whole heap again and again meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if was_enabled:
             gc.enable()
@@ -988,22 +995,30 @@ def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int
     for platform, account, post_id in targets:
         by_account.setdefault((platform, account), set()).add(post_id)
     counts: Counter[str] = Counter()
-    for (platform, account), wanted in sorted(by_account.items()):
-        # the whole history as columns (context features compare a post with all the others)
-        table = store.post_feature_table(platform, account)
-        post_ids = table.column("post_id").to_pylist()
-        fields = PostFields.from_arrow(table)
-        del table
-        preds = classify_posts(fields, model=model, settings=settings)
-        rows = [
-            LabelRow(platform, pid, pred.label, pred.confidence, pred.reason, model.version)
-            for pid, pred in zip(post_ids, preds, strict=True)
-            if pid in wanted
-        ]
-        del fields, preds
-        with store.transaction():
-            store.save_labels(rows)
-        counts.update(r.label for r in rows)
+    with _no_cyclic_gc():
+        for (platform, account), wanted in sorted(by_account.items()):
+            # the whole history as columns (context features compare a post with all others)
+            table = store.post_feature_table(platform, account)
+            post_ids: list[str] = table.column("post_id").to_pylist()
+            fields = PostFields.from_arrow(table)
+            del table
+            preds = classify_posts(fields, model=model, settings=settings)
+            del fields
+            if len(wanted) < len(post_ids):
+                keep = [j for j, pid in enumerate(post_ids) if pid in wanted]
+                post_ids = [post_ids[j] for j in keep]
+                preds = [preds[j] for j in keep]
+            labels = [p.label for p in preds]
+            store.save_label_columns(
+                platform,
+                post_ids,
+                labels,
+                [p.confidence for p in preds],
+                [p.reason for p in preds],
+                model.version,
+            )
+            del preds
+            counts.update(labels)
     return {label: counts[label] for label in LABELS if counts[label]}
 
 

@@ -745,6 +745,42 @@ class Store:
         self.changed = True
         return len(rows)
 
+    def save_label_columns(
+        self,
+        platform: str,
+        post_ids: Sequence[str],
+        labels: Sequence[str],
+        confidences: Sequence[float],
+        reasons: Sequence[str],
+        model_version: str,
+    ) -> int:
+        """``save_labels`` for one platform's posts given as columns (no row object per post)."""
+        n = len(post_ids)
+        if not n:
+            return 0
+        unknown = set(labels) - set(LABELS)
+        if unknown:
+            raise ValueError(f"unknown label {sorted(unknown)[0]!r}")
+        table = pa.table(
+            {
+                "platform": pa.array([platform] * n, pa.string()),
+                "post_id": pa.array(post_ids, pa.string()),
+                "label": pa.array(labels, pa.string()),
+                "confidence": pa.array(confidences, pa.float64()),
+                "reason": pa.array(reasons, pa.string()),
+                "model_version": pa.array([model_version] * n, pa.string()),
+                "labelled_at": pa.array([_now()] * n, _TS),
+            }
+        )
+        self.con.register("incoming_labels", table)
+        try:
+            with self.transaction():
+                self.con.execute("INSERT OR REPLACE INTO labels SELECT * FROM incoming_labels")
+        finally:
+            self.con.unregister("incoming_labels")
+        self.changed = True
+        return n
+
     def set_correction(self, platform: str, post_id: str, label: str) -> None:
         if label not in LABELS:
             raise UsageError(f"unknown label {label!r}; use one of: {', '.join(LABELS)}")
