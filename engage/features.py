@@ -16,6 +16,7 @@ same link, wording or opening words recur, and posting times that look scheduled
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import operator
@@ -696,6 +697,7 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 _MINUTE = operator.attrgetter("minute")
+_IS_NONE = functools.partial(operator.is_, None)  # x is None, for map()
 _SECOND = operator.attrgetter("second")
 _KIND_CODE = {"post": 0, "reply": 1, "quote": 2, "repost": 3}
 _PLATFORM_CODE = {"x": 0, "mastodon": 1, "bluesky": 2}
@@ -806,22 +808,29 @@ def build_frame(
         else:
             kind = ""
         app_info[c] = (key, kind, len(app_info) + 1)
-    infos = [app_info[c] for c in clients]
-    app_keys = [i[0] for i in infos]
-    app_kind = [i[1] for i in infos]
-    app_code = np.array([i[2] for i in infos], dtype=np.int64)
+    code_of = {c: info[2] for c, info in app_info.items()}
+    app_code = np.fromiter(map(code_of.__getitem__, clients), dtype=np.int64, count=n)
+    by_code = [("", "")] + [(key, kind) for key, kind, _ in app_info.values()]
+    key_table = np.array([k for k, _ in by_code], dtype=object)
+    kind_table = np.array([k for _, k in by_code], dtype=object)
+    app_keys: list[str] = key_table[app_code].tolist()
+    app_kind: list[str] = kind_table[app_code].tolist()
+    kind_at = kind_table[app_code]
+    no_client = np.zeros(len(by_code), dtype=bool)
+    if None in code_of:
+        no_client[code_of[None]] = True
 
     # -- reposts (rule 1) and threads -----------------------------------------------------------
     repost_of: list[str | None] = [None] * n
     for i in np.flatnonzero(kinds == 3).tolist():
         m = _RT_RE.match(texts[i])
         repost_of[i] = m.group(1) if m else ""
-    for i, t in enumerate(texts):
-        if t[:3] in ("RT ", "rt ") and repost_of[i] is None:
-            m = _RT_RE.match(t)
+    for i in [i for i, t in enumerate(texts) if t.startswith(("RT ", "rt "))]:
+        if repost_of[i] is None:
+            m = _RT_RE.match(texts[i])
             if m:
                 repost_of[i] = m.group(1)
-    original = np.array([r is None for r in repost_of], dtype=bool)
+    original = np.fromiter(map(_IS_NONE, repost_of), dtype=bool, count=n)
     reply_self = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(kinds == 1).tolist():
         rtu = reply_to[i]
@@ -927,7 +936,7 @@ def build_frame(
                         match_cache[ck] = hit
                     if hit[0] and (own_domain[i] is None or (own_inferred[i] and not hit[1])):
                         own_domain[i], own_inferred[i] = hit
-    own_arr = np.array([d is not None for d in own_domain], dtype=bool)
+    own_arr = ~np.fromiter(map(_IS_NONE, own_domain), dtype=bool, count=n)
     inf_arr = np.array(own_inferred, dtype=bool)
 
     s = np.zeros((n, N_STRUCT), dtype=np.float64)
@@ -947,10 +956,10 @@ def build_frame(
     s[:, _IX["few_own_words"]] = (own_words > 0) & (own_words <= 4)
     s[:, _IX["n_hashtags"]] = np.log1p(n_tags)
     s[:, _IX["n_exclaims"]] = np.log1p(n_excl)
-    s[:, _IX["app_automation"]] = [k == "automation" for k in app_kind]
-    s[:, _IX["app_suite"]] = [k == "suite" for k in app_kind]
-    s[:, _IX["app_unknown"]] = [c is None for c in clients]
-    s[:, _IX["app_read_later"]] = [k == "read_later" for k in app_kind]
+    s[:, _IX["app_automation"]] = kind_at == "automation"
+    s[:, _IX["app_suite"]] = kind_at == "suite"
+    s[:, _IX["app_unknown"]] = no_client[app_code]
+    s[:, _IX["app_read_later"]] = kind_at == "read_later"
     s[:, _IX["own_domain_configured"]] = own_arr & ~inf_arr
     s[:, _IX["own_domain_inferred"]] = own_arr & inf_arr
     s[:, _IX["link_recurs"]] = np.log1p(np.maximum(link_count - 1, 0))
@@ -962,7 +971,7 @@ def build_frame(
     s[:, _IX["platform_mastodon"]] = plat == 1
     s[:, _IX["platform_bluesky"]] = plat == 2
     s[:, _IX["starts_with_mention"]] = starts_mention
-    s[:, _IX["empty_text"]] = [not t for t in texts]
+    s[:, _IX["empty_text"]] = ~np.fromiter(map(bool, texts), dtype=bool, count=n)
     s[:, _IX["media_only"]] = (ts.n_pic > 0) & (own_words == 0)
     return FeatureFrame(
         mtexts=mtexts,
