@@ -74,7 +74,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "are not treated as automation: they pass on other people's articles, LABELS.md rule 5).",
         "",
         "Saved with skops; loaded trusting only skops' defaults plus "
-        "`engage.features.FastTextHasher`, `AppTokens` and `StructColumns`.",
+        "`engage.features.FastTextHasher`, `AppTokens` and `StructColumns`. Beside it, "
+        "`classifier.weights.npz` holds the same logistic regression compiled to plain arrays "
+        "(read without pickle, tied to the `.skops` file's SHA-256): labelling uses it and "
+        "needs neither scikit-learn nor skops at run time.",
         "",
         "## Scores on the held-out split",
         "",
