@@ -15,13 +15,14 @@ answer, people the user has not talked with for a month, and quiet-hour windows 
 ``project(snapshot, now)`` turns it into the state at ``now``: when the cached day has ended the
 count restarts at zero and the streak carries over only if the cached day reached the minimum.
 
-The same refresh writes the dashboard's summary beside it (``<db>.dashboard``, ``build_dashboard``):
-what ``engage dashboard`` shows first (today with the streak, the daily series and the label mix
-of the last ``DASHBOARD_DAYS`` days, the mentions behind the waiting list, the newest page of
-posts), so that its first frame needs one small JSON read instead of DuckDB and the full
-queries. It records the database's signature (size and modification time of the file, after the
-checkpoint; no write-ahead log), the day it describes and the settings it was computed with;
-``engage.dashboard.summary`` uses it only when all three still hold, and reads in full otherwise.
+The same refresh writes the dashboard's summary beside it (``<db>.dashboard``,
+``build_dashboard``): what ``engage dashboard`` shows first (today with the streak, the daily
+series and the label mix of the last ``DASHBOARD_DAYS`` days, also as of tomorrow, the mentions
+behind the waiting list, the newest page of posts), so that its first frame needs one small JSON
+read instead of DuckDB and the full queries. It records the database's signature (size and
+modification time of the file, after the checkpoint; no write-ahead log), the day it describes
+and the settings it was computed with; ``engage.dashboard.summary`` uses it only when all three
+still hold (that day or the next), and reads in full otherwise.
 
 Module level imports are standard library only (json, os, time): ``engage prompt`` imports this.
 """
@@ -392,8 +393,10 @@ def build_dashboard(
     page, no filter) read, plus the streak. The waiting list depends on the time it is looked
     at, so it holds the mentions behind it (those of the last ``max(waiting_days,
     ANSWER_WINDOW_DAYS)`` days with the time of their answer) and the dashboard applies
-    ``goals.waiting_for_you``'s rule at its own "now". ``status``: ``goals.day_status`` at
-    ``now`` when the caller has it (the streak walks the history)."""
+    ``goals.waiting_for_you``'s rule at its own "now". The series runs one day past today and
+    the label mix is there for tomorrow's range too, so the summary also serves the next day
+    while nothing writes. ``status``: ``goals.day_status`` at ``now`` when the caller has it
+    (the streak walks the history)."""
     from datetime import UTC, datetime, timedelta
 
     from engage import goals
@@ -412,10 +415,16 @@ def build_dashboard(
         return out
     clock = goals.DayClock.from_store(store, config, now)
     goal = goals.Goal.from_config(config)
-    series = goals.daily_series(store, config, days=DASHBOARD_DAYS, now=now, clock=clock)
-    day = series[-1].day
+    # the range as it is today, and as it will be tomorrow (one day more, the first one less):
+    # opened the next day, before any writer ran, the dashboard still starts from the summary
+    day = clock.today(now)
+    series = goals.daily_series(
+        store, config, DASHBOARD_DAYS + 1, day + timedelta(days=1), now, clock
+    )
     start, end = clock.bounds(day)
+    next_start, next_end = clock.bounds(day + timedelta(days=1))
     mix = goals.label_mix(store, config, series[0].day, day, clock=clock)
+    next_mix = goals.label_mix(store, config, series[1].day, series[-1].day, clock=clock)
     if status is None:
         status = goals.day_status(store, config, now=now, with_waiting=False)
     people: dict[str, None] = {}
@@ -452,11 +461,16 @@ def build_dashboard(
             "day": day.isoformat(),
             "day_start": start.timestamp(),
             "day_end": end.timestamp(),
-            "status": goal.status(series[-1].genuine),
+            "status": goal.status(series[-2].genuine),
             "streak": status.streak_days if status.day == day else None,
             "people": list(people) if status.day == day else None,
             "series": [[p.day.isoformat(), p.genuine, p.total, p.unlabelled] for p in series],
             "mix": mix,
+            "next": {
+                "day_start": next_start.timestamp(),
+                "day_end": next_end.timestamp(),
+                "mix": next_mix,
+            },
             "platforms": store.dashboard_platforms(),
             "answer_days": answer_days,
             "mentions": mentions,

@@ -31,7 +31,13 @@ from engage.config import Config
 from engage.dashboard import model, summary
 from engage.dashboard.components.panels import WaitingList
 from engage.dashboard.components.posts import PostsTable
-from engage.dashboard.data import PostFilter, StoreGateway, load_overview, load_posts
+from engage.dashboard.data import (
+    PostFilter,
+    StoreGateway,
+    load_overview,
+    load_posts,
+    load_streak,
+)
 from engage.dashboard.headstart import HeadStart
 from engage.store import open_store
 
@@ -169,6 +175,68 @@ def test_the_waiting_list_is_the_one_of_the_moment_it_is_shown(db: Path, later: 
     assert overview_key(first.overview) == overview_key(ov)
 
 
+def post_on(day_offset: Any, label: str, pid: str) -> tuple[Post, Any]:
+    from engage.store import LabelRow
+
+    post = Post(
+        platform="x",
+        account=ACCOUNTS["x"],
+        post_id=pid,
+        created_at=NOW.replace(hour=0, minute=0) + day_offset + 10 * HOUR,
+        text=f"@eli_makes {label} {pid}",
+        kind="reply" if label in ("answer", "comment") else "post",
+        reply_to_user="eli_makes" if label in ("answer", "comment") else None,
+        mentions=["eli_makes"] if label in ("answer", "comment") else [],
+        source="test",
+    )
+    return post, LabelRow("x", pid, label, 0.9, "test", "test-1")
+
+
+def add_posts(db: Path, *items: tuple[Post, Any]) -> None:
+    with open_store(db) as store:
+        store.upsert_posts([p for p, _ in items])
+        store.save_labels([lb for _, lb in items])
+
+
+@pytest.mark.parametrize("reached", [False, True])
+@pytest.mark.parametrize("later", [DAY - 15 * HOUR, DAY, DAY + 7 * HOUR])
+def test_the_next_day_the_summary_still_gives_what_the_full_reads_give(
+    db: Path, reached: bool, later: Any
+) -> None:
+    """Opened the next day before any writer ran: the range moves by a day, today restarts at
+    0, the streak carries over only if yesterday reached the minimum (it has 1 of 2 here, or
+    3 with ``reached``); a post dated ahead (tomorrow, not genuine) counts in the mix."""
+    extra = [post_on(DAY, "share", "ahead-1")]
+    if reached:
+        extra += [post_on(timedelta(0), "comment", "today-2"), post_on(timedelta(0), "ask", "t3")]
+    add_posts(db, *extra)
+    refresh(db)
+    now = NOW + later
+    first = summary.load(db, config(), now, 30)
+    assert first is not None and first.overview.today is not None
+    assert first.overview.today.day == (NOW + DAY).date() and first.overview.today.count == 0
+    ov, page = full_reads(db, now)
+    # the full overview takes the streak from the goal cache only on its own day; compare the
+    # rest with it and the streak with the second read
+    assert overview_key(first.overview)[:4] == overview_key(ov)[:4]
+    assert overview_key(first.overview)[5:] == overview_key(ov)[5:]
+    slow = StoreGateway(db).read(lambda s: load_streak(s, config(), now))
+    today = first.overview.today
+    assert (today.streak_days, today.people) == (slow.streak_days, slow.people)
+    assert (today.streak_days > 0) == reached
+    assert posts_key(first.posts.rows) == posts_key(page.rows)
+    assert first.overview.mix is not None and first.overview.mix["x"]["share"] > 0
+
+
+def test_the_next_day_a_genuine_post_dated_ahead_sends_the_dashboard_to_the_full_reads(
+    db: Path,
+) -> None:
+    add_posts(db, post_on(DAY, "comment", "ahead-2"))
+    refresh(db)
+    assert summary.load(db, config(), NOW, 30) is not None
+    assert summary.load(db, config(), NOW + DAY, 30) is None  # its people are not in the summary
+
+
 def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
     db: Path, tmp_path: Path
 ) -> None:
@@ -177,7 +245,7 @@ def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
     assert summary.load(db, config(), NOW, 30) is not None
     assert summary.load(db, config(), NOW, 90) is None  # the summary is of 30 days
     assert summary.load(db, config(), NOW - HOUR, 30) is None  # a clock behind the writer's
-    assert summary.load(db, config(), NOW + DAY, 30) is None  # the next day
+    assert summary.load(db, config(), NOW + 2 * DAY, 30) is None  # the day after the next
     other = Config({**config().values, "goal": {**config().values["goal"], "min": 1}})
     assert summary.load(db, other, NOW, 30) is None  # another goal
     wal = model.wal_path(db)

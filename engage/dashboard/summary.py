@@ -10,7 +10,8 @@ no DuckDB, but only when it still describes the database at this moment:
 - the database's signature (size and modification time of the file, no write-ahead log) is the
   one recorded, so nothing has written it since;
 - the settings it was computed with (zone, end of day, goal, waiting days) are the config's;
-- "now" is in the same local day, and not before the summary's own "now".
+- "now" is in the same local day or the next one (the summary holds the series and the label
+  mix of both ranges), and not before the summary's own "now".
 
 Otherwise it gives ``None`` and the dashboard reads in full. Only the waiting list depends on
 the time it is looked at; the summary holds the mentions behind it, and ``waiting_at`` applies
@@ -51,6 +52,13 @@ log = logging.getLogger(__name__)
 class Goal:
     min: int
     target: int
+
+
+def goal_status(goal: Goal, count: int) -> str:
+    """``engage.goals.Goal.status``."""
+    if count < goal.min:
+        return "below"
+    return "met" if count <= goal.target else "exceeded"
 
 
 @dataclass(frozen=True)
@@ -202,30 +210,47 @@ def _load(
     total = int(snap["total_posts"])
     if total == 0:
         return FirstPaint(sig, Overview(now, days, 0, [], None, None, None), page)
-    if not (_when(snap["now"]) <= now and snap["day_start"] <= now.timestamp() < snap["day_end"]):
-        return None  # another day, or a clock behind the summary's
+    if _when(snap["now"]) > now:
+        return None  # a clock behind the summary's
     settings = snap["settings"]
     goal = Goal(int(settings["goal"][0]), int(settings["goal"][1]))
-    series = [DayPoint(date.fromisoformat(d), g, t, u) for d, g, t, u in snap["series"]]
-    if len(series) != days or series[-1].day.isoformat() != snap["day"]:
+    points = [DayPoint(date.fromisoformat(d), g, t, u) for d, g, t, u in snap["series"]]
+    if len(points) != days + 1 or points[-2].day.isoformat() != snap["day"]:
         return None
+    streak = snap.get("streak")
+    people = snap.get("people")
+    at = now.timestamp()
+    if snap["day_start"] <= at < snap["day_end"]:  # the summary's day
+        series, mix, status = points[:-1], snap["mix"], str(snap["status"])
+    elif snap["next"]["day_start"] <= at < snap["next"]["day_end"]:  # the day after
+        series, mix = points[1:], snap["next"]["mix"]
+        today, yesterday = series[-1], series[-2]
+        if today.genuine:
+            return None  # posts dated ahead of the writer: their people are not in the summary
+        status = goal_status(goal, today.genuine)
+        # goals.day_status's streak walk: today is open (it counts once reached), yesterday
+        # closed (reached, it carries the streak the summary had; else the streak is 0)
+        if streak is not None:
+            carried = int(streak) if yesterday.genuine >= goal.min else 0
+            streak = carried + (1 if today.genuine >= goal.min else 0)
+        people = []
+    else:
+        return None  # a later day
     waiting = waiting_at(
         snap["mentions"], now, int(settings["waiting_days"]), int(snap["answer_days"])
     )
-    streak = snap.get("streak")
-    people = snap.get("people")
-    today = TodaySummary(
+    today_summary = TodaySummary(
         day=series[-1].day,
         goal=goal,
         count=series[-1].genuine,
-        status=str(snap["status"]),
+        status=status,
         rolling_7d=sum(p.genuine for p in series[-7:]),
         waiting=waiting,
         streak_days=None if streak is None else int(streak),
         people=None if people is None else [str(p) for p in people],
     )
-    mix = {str(p): {str(k): int(n) for k, n in m.items()} for p, m in snap["mix"].items()}
-    overview = Overview(now, days, total, list(snap["platforms"]), today, series, mix)
+    mix = {str(p): {str(k): int(n) for k, n in m.items()} for p, m in mix.items()}
+    overview = Overview(now, days, total, list(snap["platforms"]), today_summary, series, mix)
     rows = [
         PostView(
             Post(
