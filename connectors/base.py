@@ -97,6 +97,21 @@ class Mention:
 
 
 @dataclass(slots=True)
+class PostColumns:
+    """``count`` posts in columns named as the store's post columns (``Post`` fields; lists, or
+    Arrow arrays, of ``count`` values each; times naive UTC; ``raw`` as JSON text, str or UTF-8
+    bytes). Importers that can build them
+    straight from the export (``Importer.iter_post_columns``) skip a ``Post`` per record."""
+
+    columns: dict[str, Any]
+    count: int
+
+    def tail(self, start: int) -> PostColumns:
+        """The posts from index ``start`` on."""
+        return PostColumns({k: v[start:] for k, v in self.columns.items()}, self.count - start)
+
+
+@dataclass(slots=True)
 class Page:
     """One page of a fetch. The store commits ``posts`` and ``mentions`` and only then moves the
     stream's cursor to ``cursor``, so a crash can never leave a gap."""
@@ -197,6 +212,16 @@ class Importer(abc.ABC):
     @abc.abstractmethod
     def iter_items(self) -> Iterator[Post | Mention]:
         """Every record of the export; raises ``ImportFormatError`` on broken input."""
+
+    #: True when ``iter_post_columns`` is implemented: the export holds only posts
+    columnar: ClassVar[bool] = False
+
+    def iter_post_columns(self, batch_size: int) -> Iterator[PostColumns]:
+        """The same records as ``iter_items``, in order, ``batch_size`` at a time (the last
+        batch may be smaller), when they are all posts: a faster path for large exports. A
+        problem raises after every whole batch before the bad record was yielded, as
+        ``iter_items`` would."""
+        raise NotImplementedError
 
     def fingerprint(self) -> str:
         """What identifies this copy of the export for resuming an interrupted import (with the
