@@ -251,6 +251,10 @@ class JSONStream:
         self._eof = False
         self._lines_before = 0  # newlines in the part of the file already dropped from _buf
         self._decode = json.JSONDecoder().raw_decode
+        # iter_array_chunks: the text, first line and element closer of the last list, and
+        # whether orjson refused the last span
+        self._chunk: tuple[str, int, str] | None = None
+        self._refused = False
 
     # -- buffer ----------------------------------------------------------------------------
 
@@ -391,6 +395,93 @@ class JSONStream:
             if c == "":
                 raise self.error("truncated: the file ends inside the list of items")
             raise self.error(f"malformed JSON: expected ',' or ']' but found {c!r}")
+
+    def iter_array_chunks(self) -> Iterator[list[Any]]:
+        """Elements of the array that starts here, several at a time: the same values, in the
+        same order, as ``iter_array``, in lists.
+
+        In a pretty-printed file every element closes with ``"\\n" + indent + "}"``, so all the
+        whole elements in the buffer (about a ``CHUNK``) can be cut out together and decoded by
+        one ``orjson`` call, wrapped in brackets: far fewer calls and no per-element Python work
+        (a 100,000-tweet archive is read in about 150 calls). A span orjson refuses (a malformed
+        file, values only ``json`` takes) is read again element by element, which gives the
+        exact values and errors of ``iter_array``. ``chunk_item_line(k)`` is the line where the
+        ``k``-th element (0-based) of the last list ends, for messages about one element."""
+        self.expect("[", "'['")
+        self._chunk = None
+        slow = 0  # elements still to read one by one after orjson refused a span
+        if self.peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            items = None if slow else self._pretty_chunk()
+            if items is None:
+                slow = slow - 1 if slow else (1000 if self._refused else 0)
+                start_line = self.line()
+                text_start = self._pos
+                items = [self.value()]
+                self._chunk = (self._buf[text_start : self._pos], start_line, "")
+            yield items
+            c = self.peek()
+            if c == ",":
+                self._pos += 1
+                self.skip_ws()
+                continue
+            if c == "]":
+                self._pos += 1
+                return
+            if c == "":
+                raise self.error("truncated: the file ends inside the list of items")
+            raise self.error(f"malformed JSON: expected ',' or ']' but found {c!r}")
+
+    def _pretty_chunk(self) -> list[Any] | None:
+        """The whole pretty-printed elements from here to the end of the buffer (see
+        ``iter_array_chunks``), or None when that layout is not found here or orjson refuses
+        the span (the caller then reads one element the standard way)."""
+        self._refused = False
+        buf = self._buf
+        pos = self._pos
+        if buf[pos : pos + 1] != "{":
+            return None
+        nl = buf.rfind("\n", 0, pos)
+        indent = buf[nl + 1 : pos]
+        if nl < 0 or (indent and not indent.isspace()):
+            return None
+        closer = "\n" + indent + "}"
+        while True:
+            end = buf.rfind(closer, pos)
+            if end >= 0 and end + len(closer) < len(buf):  # what follows it is buffered too
+                break
+            if not self._fill():
+                return None
+            buf = self._buf
+            pos = self._pos
+        end += len(closer)
+        try:
+            items = orjson.loads("[" + buf[pos:end] + "]")
+        except orjson.JSONDecodeError:
+            self._refused = True
+            return None
+        self._chunk = (buf[pos:end], self.line(pos), closer)
+        self._pos = end
+        return items
+
+    def chunk_item_line(self, k: int) -> int:
+        """The line where element ``k`` (0-based) of the last list of ``iter_array_chunks``
+        ends."""
+        if self._chunk is None:
+            return self.line()
+        text, first_line, closer = self._chunk
+        end = len(text) - 1
+        if closer:
+            at = 0
+            for _ in range(k + 1):
+                found = text.find(closer, at)
+                if found < 0:
+                    break
+                end = found + len(closer) - 1
+                at = end + 1
+        return first_line + text.count("\n", 0, end)
 
     def iter_object(self) -> Iterator[str]:
         """Keys of the object that starts here; after each key, the caller must consume its

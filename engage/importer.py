@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connectors.base import Importer, Mention, Post, discover_importers
+from connectors.base import Importer, Mention, Post, PostColumns, discover_importers
 from engage.errors import ImportFormatError, ModelError, UsageError
 from engage.store import Store, UpsertResult
 
@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 #: JSON of its posts) keep a 100,000-tweet import well under 500 MB (measured: 5,000 peaked at
 #: about 470-550 MB, 2,000 at about 350 MB).
 BATCH_SIZE = 2000
+#: items per transaction for importers that hand over posts in columns (no ``Post`` objects,
+#: so a batch is small: about 15 MB for 10,000 tweets). Fewer, larger transactions matter to
+#: DuckDB: each commit of a growing table rewrites its last row group at the next checkpoint
+#: (100,000 tweets: 4.9 s in batches of 2,000, 2.9 s in batches of 10,000).
+COLUMN_BATCH_SIZE = 10_000
 #: how often (in items) the progress callback is called
 PROGRESS_EVERY = 500
 
@@ -151,7 +156,7 @@ def run_import(
     *,
     kind: str | None = None,
     config: Config | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     classify: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> ImportSummary:
@@ -165,7 +170,7 @@ def run_import(
     and the message says so.
     """
     started = time.perf_counter()
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise UsageError("batch size must be at least 1")
     importer = path if isinstance(path, Importer) else open_importer(path, kind)
     account = importer.account()
@@ -183,37 +188,30 @@ def run_import(
     if resume_from:
         log.info("resuming %s import of %s after %d items", importer.kind, where, resume_from)
 
-    posts: list[Post] = []
-    mentions: list[Mention] = []
     read = 0
-    writer = _BatchWriter(store, key, where, importer.kind, resume_from)
+    writer: _BatchWriter | None = None
+    if batch_size is None:
+        batch_size = COLUMN_BATCH_SIZE if importer.columnar else BATCH_SIZE
 
     # The records of a batch are thousands of acyclic dicts: the cyclic garbage collector would
     # walk them again and again for nothing (a third of the time of a large import).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        try:
-            for item in importer.iter_items():
-                read += 1
-                if isinstance(item, Post):
-                    summary.posts += 1
-                    if read > resume_from:
-                        posts.append(item)
+        with store.bulk_writes():
+            writer = _BatchWriter(store, key, where, importer.kind, resume_from)
+            try:
+                if importer.columnar:
+                    read = _import_columns(importer, writer, batch_size, resume_from, on_progress)
+                    summary.posts = read
                 else:
-                    summary.mentions += 1
-                    if read > resume_from:
-                        mentions.append(item)
-                if len(posts) + len(mentions) >= batch_size:
-                    writer.submit(posts, mentions, read, finished=False)
-                    posts, mentions = [], []
-                if on_progress is not None and read % PROGRESS_EVERY == 0:
-                    on_progress(read)
-            writer.submit(posts, mentions, read, finished=True)
-        finally:
-            writer.close()  # waits for the batches handed over: they are whole and valid
+                    read = _import_items(
+                        importer, writer, batch_size, resume_from, on_progress, summary
+                    )
+            finally:
+                writer.close()  # waits for the batches handed over: they are whole and valid
     except ImportFormatError as exc:
-        if writer.committed:
+        if writer is not None and writer.committed:
             raise ImportFormatError(
                 f"{exc}; the first {writer.committed} items of the export were saved and are "
                 "valid, nothing was lost: run the same import again once the file is fixed"
@@ -225,6 +223,7 @@ def run_import(
     if on_progress is not None:
         on_progress(read)
 
+    assert writer is not None
     totals = writer.totals
     summary.read = read
     summary.new = totals.new
@@ -234,6 +233,63 @@ def run_import(
         _label(store, config, summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _import_items(
+    importer: Importer,
+    writer: _BatchWriter,
+    batch_size: int,
+    resume_from: int,
+    on_progress: ProgressCallback | None,
+    summary: ImportSummary,
+) -> int:
+    """Hand the records of ``iter_items`` to the writer in batches; the number read."""
+    posts: list[Post] = []
+    mentions: list[Mention] = []
+    read = 0
+    for item in importer.iter_items():
+        read += 1
+        if isinstance(item, Post):
+            summary.posts += 1
+            if read > resume_from:
+                posts.append(item)
+        else:
+            summary.mentions += 1
+            if read > resume_from:
+                mentions.append(item)
+        if len(posts) + len(mentions) >= batch_size:
+            writer.submit(posts, mentions, read, finished=False)
+            posts, mentions = [], []
+        if on_progress is not None and read % PROGRESS_EVERY == 0:
+            on_progress(read)
+    writer.submit(posts, mentions, read, finished=True)
+    return read
+
+
+def _import_columns(
+    importer: Importer,
+    writer: _BatchWriter,
+    batch_size: int,
+    resume_from: int,
+    on_progress: ProgressCallback | None,
+) -> int:
+    """Hand the batches of ``iter_post_columns`` to the writer; the number of posts read.
+    Progress is told for every ``PROGRESS_EVERY`` posts of a batch once it has been read."""
+    read = 0
+    for batch in importer.iter_post_columns(batch_size):
+        start, read = read, read + batch.count
+        if on_progress is not None:
+            for n in range(
+                start - start % PROGRESS_EVERY + PROGRESS_EVERY, read + 1, PROGRESS_EVERY
+            ):
+                on_progress(n)
+        if read <= resume_from:
+            continue
+        if start < resume_from:
+            batch = batch.tail(resume_from - start)
+        writer.submit(batch, [], read, finished=False)
+    writer.submit([], [], read, finished=True)
+    return read
 
 
 class _BatchWriter:
@@ -248,9 +304,9 @@ class _BatchWriter:
     def __init__(self, store: Store, key: str, where: str, kind: str, resume_from: int) -> None:
         self._store = store
         self._args = (key, where, kind)
-        self._queue: queue.Queue[tuple[list[Post], list[Mention], int, bool] | None] = queue.Queue(
-            maxsize=1
-        )
+        self._queue: queue.Queue[
+            tuple[list[Post] | PostColumns, list[Mention], int, bool] | None
+        ] = queue.Queue(maxsize=1)
         self.totals = UpsertResult()
         self.committed = resume_from
         self._error: BaseException | None = None  # raised once in the importing thread
@@ -283,7 +339,12 @@ class _BatchWriter:
             raise error
 
     def submit(
-        self, posts: list[Post], mentions: list[Mention], items_done: int, *, finished: bool
+        self,
+        posts: list[Post] | PostColumns,
+        mentions: list[Mention],
+        items_done: int,
+        *,
+        finished: bool,
     ) -> None:
         self._raise_error()
         self._queue.put((posts, mentions, items_done, finished))

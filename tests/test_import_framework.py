@@ -357,6 +357,49 @@ def test_streamed_arrays_equal_json_loads(items: list[object], indent: int | Non
     assert js.at_end()
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    items=st.lists(json_values | st.dictionaries(st.text(), json_values), max_size=8),
+    indent=st.sampled_from([None, 1, 2, 4]),
+    chunk=st.sampled_from([3, 64, 1 << 20]),
+)
+def test_streamed_array_chunks_equal_json_loads(
+    items: list[object], indent: int | None, chunk: int
+) -> None:
+    text = "window.YTD.tweets.part0 = " + json.dumps(
+        items, indent=indent, ensure_ascii=False, separators=(",", " : ") if indent else None
+    )
+
+    class Chunks(JSONStream):
+        CHUNK = chunk
+        MARGIN = 64
+
+    js = Chunks(io.StringIO(text), "t")
+    js.skip_past("=", "prefix")
+    got = [item for part in js.iter_array_chunks() for item in part]
+    assert got == items
+    assert js.at_end()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[\n  {\n    "a" : 1\n  },\n  {\n    "b" : 2\n  }', "truncated"),
+        ('[\n  {\n    "a" : 1\n  }\n  {\n    "b" : 2\n  }\n]', "expected ',' or ']'"),
+        ('[\n  {\n    "a" : 1\n  },\n  {\n    "b" : \n  }\n]', "malformed JSON"),
+    ],
+)
+def test_chunked_stream_errors_match_the_element_by_element_ones(text: str, problem: str) -> None:
+    errors = []
+    for read in (JSONStream.iter_array, JSONStream.iter_array_chunks):
+        js = JSONStream(io.StringIO(text), "export.zip: data/tweets.js")
+        with pytest.raises(ImportFormatError) as err:
+            list(read(js))
+        errors.append(str(err.value))
+    assert problem in errors[0]
+    assert errors[1] == errors[0]
+
+
 @settings(max_examples=40, deadline=None)
 @given(obj=st.dictionaries(st.text(), json_values, max_size=5))
 def test_streamed_object_keys_and_values(obj: dict[str, object]) -> None:

@@ -3,14 +3,18 @@ zip and folder, the pure conversion, and X's time format."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connectors.base import Post
 from connectors.x_archive import XArchiveImporter, parse_x_time, tweet_to_post
-from engage.store import open_store
+from engage.errors import ImportFormatError
+from engage.importer import run_import
+from engage.store import Store, open_store, post_columns_to_arrow, posts_to_arrow
 from tests.import_archives_build import (
     ME,
     sample_tweets,
@@ -211,3 +215,135 @@ def test_parse_x_time(value: str, want: datetime) -> None:
 def test_parse_x_time_rejects_other_formats(value: str) -> None:
     with pytest.raises(ValueError, match="not an X time"):
         parse_x_time(value)
+
+
+# -- the columnar path (what `engage import` uses for X archives) ------------------------------
+
+
+def odd_tweets() -> list[dict[str, Any]]:
+    """Tweets that take the slow branches of ``tweets_to_columns``: times Arrow's strptime
+    does not read (a space-padded day, an unknown weekday) but ``parse_x_time`` does, an
+    integer too large for orjson, escaped HTML, a quote of the tweet itself, a repeated id."""
+    big = tweet("3001", "a &lt;b&gt; tag", "Wed Oct  9 20:07:25 +0000 2022")
+    big["huge"] = 2**70
+    return [
+        *sample_tweets(),
+        big,
+        tweet("3002", "weekday unknown", "Xyz Oct 19 20:07:25 +0230 2022"),
+        tweet(
+            "3003",
+            "myself https://t.co/s",
+            urls=[("https://t.co/s", "https://x.com/pat_rivera/status/3003")],
+        ),
+        tweet("1001", "the first tweet again, edited", "Mon Jan 04 09:00:00 +0000 2021"),
+    ]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 100])
+@pytest.mark.parametrize("pretty", [True, False])
+def test_columns_hold_exactly_what_the_records_hold(
+    tmp_path: Path, batch_size: int, pretty: bool
+) -> None:
+    tweets = odd_tweets()
+    folder = write_folder(tmp_path / "arch", x_files(tweets, parts=2, pretty=pretty))
+    imp = XArchiveImporter(folder)
+    records = list(imp.iter_items())
+    batches = list(imp.iter_post_columns(batch_size))
+    assert [b.count for b in batches[:-1]] == [batch_size] * (len(batches) - 1)
+    assert sum(b.count for b in batches) == len(records) == len(tweets)
+    start = 0
+    for b in batches:  # batch by batch: a repeated post is kept once in each, the last one
+        got = sorted(post_columns_to_arrow(b).to_pylist(), key=lambda r: r["post_id"])
+        want = posts_to_arrow(records[start : start + b.count]).to_pylist()
+        assert got == sorted(want, key=lambda r: r["post_id"])
+        start += b.count
+    everything = [r for b in batches for r in post_columns_to_arrow(b).to_pylist()]
+    assert {r["post_id"] for r in everything} == {p.post_id for p in records}
+    for row in everything:
+        if row["post_id"] == "3001":
+            assert json.loads(row["raw"])["huge"] == 2**70
+            assert row["text"] == "a <b> tag"
+            assert row["created_at"] == datetime(2022, 10, 9, 20, 7, 25)
+        if row["post_id"] == "3002":
+            assert row["created_at"] == datetime(2022, 10, 19, 17, 37, 25)
+        if row["post_id"] == "3003":
+            assert (row["kind"], row["quoted_post"]) == ("post", None)
+
+
+def test_a_batch_repeating_a_post_keeps_the_last_one(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "arch", x_files(odd_tweets()))
+    (batch,) = XArchiveImporter(folder).iter_post_columns(100)
+    rows = post_columns_to_arrow(batch).to_pylist()
+    assert len(rows) == batch.count - 1
+    (first,) = [r for r in rows if r["post_id"] == "1001"]
+    assert first["text"] == "the first tweet again, edited"
+
+
+@pytest.mark.parametrize(
+    ("index", "breakage", "problem"),
+    [
+        (3, lambda t: t.pop("created_at"), "no created_at"),
+        (4, lambda t: t.update(created_at="yesterday"), "not an X time"),
+        (2, lambda t: t.pop("id_str") and t.pop("id"), "no id"),
+    ],
+)
+@pytest.mark.parametrize("pretty", [True, False])
+def test_a_bad_tweet_gets_the_same_message_on_both_paths(
+    tmp_path: Path, index: int, breakage: Any, problem: str, pretty: bool
+) -> None:
+    tweets = sample_tweets()
+    breakage(tweets[index])
+    folder = write_folder(tmp_path / "arch", x_files(tweets, pretty=pretty))
+    imp = XArchiveImporter(folder)
+    with pytest.raises(ImportFormatError) as by_record:
+        list(imp.iter_items())
+    batches: list[int] = []
+    with pytest.raises(ImportFormatError) as by_column:
+        for b in imp.iter_post_columns(2):
+            batches.append(b.count)
+    assert str(by_column.value) == str(by_record.value)
+    assert f"item {index + 1} " in str(by_record.value) and problem in str(by_record.value)
+    assert batches == [2] * (index // 2)  # the whole batches before the bad tweet
+
+
+def test_an_item_that_is_not_a_tweet_gets_the_same_message_on_both_paths(tmp_path: Path) -> None:
+    files = x_files()
+    text = files["data/tweets.js"]
+    files["data/tweets.js"] = text.replace(
+        '  {\n    "tweet" : {', '  "oops",\n  {\n    "tweet" : {', 1
+    )
+    imp = XArchiveImporter(write_folder(tmp_path / "arch", files))
+    with pytest.raises(ImportFormatError) as by_record:
+        list(imp.iter_items())
+    with pytest.raises(ImportFormatError) as by_column:
+        list(imp.iter_post_columns(10))
+    assert "item 1 is not a tweet object" in str(by_record.value)
+    assert str(by_column.value) == str(by_record.value)
+
+
+def test_a_resumed_import_with_another_batch_size_finishes_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tweets = [tweet(str(4000 + i), f"post {i}") for i in range(11)]
+    archive = write_zip(tmp_path / "a.zip", x_files(tweets, parts=2))
+    db = tmp_path / "e.duckdb"
+    real = Store.commit_import_batch
+    calls = {"n": 0}
+
+    def dies_on_third_batch(self: Store, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "commit_import_batch", dies_on_third_batch)
+    with open_store(db) as store, pytest.raises(KeyboardInterrupt):
+        run_import(store, archive, batch_size=3, classify=False)
+    monkeypatch.setattr(Store, "commit_import_batch", real)
+    with open_store(db) as store:
+        summary = run_import(store, archive, classify=False)  # one batch of 10,000
+    assert summary.resumed_from == 6
+    assert (summary.read, summary.new, summary.skipped) == (11, 5, 6)
+    with open_store(db, read_only=True) as store:
+        ids = sorted(p.post_id for b in store.iter_posts() for p in b)
+    assert ids == [str(4000 + i) for i in range(11)]
