@@ -99,9 +99,9 @@ class Mention:
 @dataclass(slots=True)
 class PostColumns:
     """``count`` posts in columns named as the store's post columns (``Post`` fields; lists, or
-    Arrow arrays, of ``count`` values each; times naive UTC; ``raw`` as JSON text, str or UTF-8
-    bytes). Importers that can build them
-    straight from the export (``Importer.iter_post_columns``) skip a ``Post`` per record."""
+    Arrow arrays, of ``count`` values each; times naive UTC, or integer microseconds since
+    1970; ``raw`` as JSON text, str or UTF-8 bytes). Importers that can build them straight from
+    the export (``Importer.iter_post_columns``) skip a ``Post`` per record."""
 
     columns: dict[str, Any]
     count: int

@@ -44,13 +44,6 @@ _MONTHS = {
 }
 
 
-# what Arrow's strptime may take only when parse_x_time takes it too, and reads the same
-_X_TIME_STRICT = (
-    r"^[A-Z][a-z][a-z] (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (0[1-9]|[12]\d|3[01]) "
-    r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d [+-]([01]\d|2[0-3])[0-5]\d \d{4}$"
-)
-
-
 def parse_x_time(value: str) -> datetime:
     """``Wed Oct 19 20:07:25 +0000 2022`` as aware UTC (fixed positions: much faster than
     ``strptime``, which matters at a hundred thousand tweets)."""
@@ -182,23 +175,22 @@ def tweet_to_post(tweet: Mapping[str, Any], account: str, source: str) -> Post:
 def tweets_to_columns(
     tweets: Sequence[Mapping[str, Any]], account: str, sources: Sequence[str]
 ) -> dict[str, Any]:
-    """``tweet_to_post`` of many tweets at once, as the store's post columns (lists, and an
-    Arrow array of naive UTC times): the same values, without a ``Post`` per tweet. A tweet
+    """``tweet_to_post`` of many tweets at once, as the store's post columns (lists; times as
+    naive UTC microseconds since 1970): the same values, without a ``Post`` per tweet. A tweet
     that is not valid raises ``_BadTweet`` with its index and the problem."""
     rows = []
     times = []
     for i, tweet in enumerate(tweets):
         try:
             rows.append(_tweet_fields(tweet, account))
-            times.append(tweet["created_at"])
+            times.append(_x_time_us(tweet["created_at"]))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            _check_times(times)  # an earlier bad time is the first problem
             raise _BadTweet(i, exc) from None
     n = len(rows)
     columns: dict[str, Any] = {c: [] for c in _FIELD_COLUMNS}
     if n:
         columns = dict(zip(_FIELD_COLUMNS, zip(*rows, strict=True), strict=True))
-    columns["created_at"] = _arrow_times(times)
+    columns["created_at"] = times
     columns["platform"] = [PLATFORM] * n
     columns["account"] = [account] * n
     columns["reposted_post"] = [None] * n
@@ -216,39 +208,38 @@ class _BadTweet(Exception):
         self.problem = problem
 
 
-def _check_times(times: Sequence[Any]) -> None:
-    for i, value in enumerate(times):
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=1 << 16)
+def _day_us(month: str, day: str, year: str) -> int:
+    """Microseconds from 1970 to the start of a day of X's time format (raises as
+    ``parse_x_time`` does for a day that does not exist)."""
+    y = int(year)
+    if not 1 < y < 9999:
+        raise ValueError(year)  # near the ends of datetime's range: parse_x_time decides
+    return (datetime(y, _MONTHS[month], int(day), tzinfo=UTC) - _EPOCH) // _US
+
+
+def _x_time_us(value: str) -> int:
+    """``parse_x_time(value)`` as naive UTC microseconds since 1970: the same checks and
+    arithmetic without a ``datetime`` per tweet (an archive's tweets share their days). What
+    this shortcut does not take goes through ``parse_x_time``, which raises or reads it."""
+    if len(value) == 30 and value[3] == " " and value[19:21] in (" +", " -"):
         try:
-            parse_x_time(value)
-        except (ValueError, TypeError) as exc:
-            raise _BadTweet(i, exc) from None
-
-
-def _arrow_times(times: list[Any]) -> Any:
-    """``parse_x_time`` of every value, as an Arrow array of naive UTC microseconds: Arrow's
-    ``strptime`` does the work; what it leaves out (or what ``parse_x_time`` would refuse:
-    anything but the exact 30-character layout) goes through ``parse_x_time`` itself."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        strings = pa.array(times, type=pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        _check_times(times)
-        raise
-    parsed = pc.strptime(strings, format="%a %b %d %H:%M:%S %z %Y", unit="us", error_is_null=True)
-    ok = pc.and_(pc.is_valid(parsed), pc.match_substring_regex(strings, _X_TIME_STRICT))
-    if not pc.all(ok).as_py() and len(times):
-        values = parsed.to_pylist()
-        for i, good in enumerate(ok.to_pylist()):
-            if not good:
-                try:
-                    dt = parse_x_time(times[i])
-                except (ValueError, TypeError) as exc:
-                    raise _BadTweet(i, exc) from None
-                values[i] = dt
-        parsed = pa.array(values, type=pa.timestamp("us", tz="UTC"))
-    return parsed.cast(pa.timestamp("us"))
+            h, m, s = int(value[11:13]), int(value[14:16]), int(value[17:19])
+            if 0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60:
+                us = _day_us(value[4:7], value[8:10], value[26:30])
+                us += (h * 3600 + m * 60 + s) * 1_000_000
+                offset = value[20:25]
+                if offset != "+0000":
+                    sign = -1 if offset[0] == "-" else 1
+                    us -= sign * (int(offset[1:3]) * 3600 + int(offset[3:5]) * 60) * 1_000_000
+                return us
+        except (ValueError, KeyError):
+            pass
+    return (parse_x_time(value) - _EPOCH) // _US
 
 
 def _raw_json(tweet: Mapping[str, Any]) -> bytes:
@@ -445,8 +436,6 @@ class _Pending:
 
     def take(self, size: int) -> PostColumns:
         """The first ``size`` posts gathered (``size`` <= ``count``)."""
-        import pyarrow as pa
-
         out: dict[str, Any] = {}
         taken: list[tuple[dict[str, Any], int]] = []
         left = size
@@ -463,11 +452,7 @@ class _Pending:
             out = dict(taken[0][0])
         else:
             for name in taken[0][0]:
-                values = [part[name] for part, _n in taken]
-                if isinstance(values[0], pa.Array):
-                    out[name] = pa.chunked_array(values, type=values[0].type)
-                else:
-                    out[name] = list(chain.from_iterable(values))
+                out[name] = list(chain.from_iterable(part[name] for part, _n in taken))
         self.count -= size
         return PostColumns(out, size)
 

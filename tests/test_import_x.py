@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import Post
-from connectors.x_archive import XArchiveImporter, parse_x_time, tweet_to_post
+from connectors.x_archive import XArchiveImporter, _x_time_us, parse_x_time, tweet_to_post
 from engage.errors import ImportFormatError
 from engage.importer import run_import
 from engage.store import Store, open_store, post_columns_to_arrow, posts_to_arrow
@@ -347,3 +349,45 @@ def test_a_resumed_import_with_another_batch_size_finishes_exactly_once(
     with open_store(db, read_only=True) as store:
         ids = sorted(p.post_id for b in store.iter_posts() for p in b)
     assert ids == [str(4000 + i) for i in range(11)]
+
+
+_SAMPLE_TIMES = [
+    "Wed Oct 19 20:07:25 +0000 2022",
+    "Sun Jan 01 00:30:00 +0130 2023",
+    "Tue Feb 28 23:59:59 -0800 2017",
+    "Wed Oct  9 20:07:25 +0000 2022",  # space-padded day: int() takes it
+    "Xyz Feb 29 12:00:00 +0000 2024",  # the weekday is not checked
+    "Xyz Feb 29 12:00:00 +0000 2023",  # no such day
+    "Wed Oct 19 24:00:00 +0000 2022",
+    "Wed Oct 19 20:60:00 +0000 2022",
+    "Wed Oct 19 20:07:60 +0000 2022",
+    "Wed oct 19 20:07:25 +0000 2022",
+    "Wed Oct 19 20:07:25 +9999 2022",
+    "Wed Oct 19 20:07:25 -0-10 2022",
+    "Mon Jan 01 00:00:00 +0100 0001",
+    "Wed Oct 19 20:07:25 +0000 22022",
+    "Wed Oct 19 20:07:25 Z 2022",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.sampled_from(_SAMPLE_TIMES)
+    | st.builds(
+        lambda base, i, c: base[:i] + c + base[i + 1 :],
+        st.sampled_from(_SAMPLE_TIMES[:3]),
+        st.integers(0, 29),
+        st.sampled_from(list("0123456789 +-:ZaA\u0663")),
+    )
+)
+def test_the_time_shortcut_agrees_with_parse_x_time(value: str) -> None:
+    try:
+        want: object = (parse_x_time(value) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
+    except (ValueError, OverflowError) as exc:
+        want = type(exc)
+    try:
+        got: object = _x_time_us(value) / 1e6
+    except (ValueError, OverflowError) as exc:
+        got = type(exc)
+    assert got == want
