@@ -8,14 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from engage import paths
 from engage.config import Config, load_config
 from engage.errors import EngageError, UsageError
-from engage.store import Store, open_store
+
+if TYPE_CHECKING:
+    from engage.store import Store
 
 log = logging.getLogger("engage.cli")
 
@@ -36,6 +38,10 @@ class AppContext:
         return paths.db_path(self.db_override)
 
     def open_store(self, *, read_only: bool = False, create: bool = True) -> Store:
+        # imported here: DuckDB and pyarrow cost a few hundred ms, and the dashboard's first
+        # frame does not wait for them (it opens the database in its worker threads)
+        from engage.store import open_store
+
         return open_store(
             self.db_path,
             read_only=read_only,
