@@ -99,6 +99,7 @@ def main() -> None:
     if not args.no_label:
         variants.append(("engage import (with labelling)", []))
     results: dict[str, list[tuple[float, float]]] = {}
+    loads: list[float] = []  # 1-minute load average before each command
     notes: dict[str, str] = {}
     t2s = shutil.which("twitter-to-sqlite")
     for run_no in range(args.runs):
@@ -107,6 +108,7 @@ def main() -> None:
             for f in (db, db.with_suffix(".duckdb.wal")):
                 f.unlink(missing_ok=True)
             cmd = [sys.executable, "-m", "engage", "--db", str(db), "import", str(archive), *extra]
+            loads.append(os.getloadavg()[0])
             secs, rss, out = measured(cmd, args.timeout)
             results.setdefault(name, []).append((secs, rss))
             labelled = next((ln for ln in out.splitlines() if ln.startswith("labelled")), None)
@@ -117,6 +119,7 @@ def main() -> None:
         if t2s and not args.no_baseline:
             db = args.workdir / "t2s.db"
             db.unlink(missing_ok=True)
+            loads.append(os.getloadavg()[0])
             secs, rss, _out = measured([t2s, "import", str(db), str(archive)], args.timeout)
             results.setdefault("twitter-to-sqlite import", []).append((secs, rss))
             print(
@@ -125,7 +128,8 @@ def main() -> None:
 
     base = results.get("twitter-to-sqlite import")
     base_median = statistics.median(s for s, _ in base) if base else None
-    print(f"\n{args.tweets:,} tweets, {args.runs} runs, medians; {machine()}\n")
+    load = f"load average {min(loads):.1f}-{max(loads):.1f} before the commands" if loads else ""
+    print(f"\n{args.tweets:,} tweets, {args.runs} runs, medians; {machine()}; {load}\n")
     print("| command | wall time (median) | runs | peak RSS (median) | vs twitter-to-sqlite |")
     print("|---|---|---|---|---|")
     for name, rows in results.items():

@@ -466,6 +466,18 @@ class JSONStream:
         self._pos = end
         return items
 
+    def chunk_item_bodies(self) -> list[bytes] | None:
+        """The text (UTF-8) of each element of the last list of ``iter_array_chunks`` as the
+        file has it (indented), up to its closing ``}`` (left out); None when the list was read
+        element by element."""
+        if self._chunk is None or not self._chunk[2]:
+            return None
+        text, _line, closer = self._chunk
+        sep = (closer + ",").encode()
+        parts = text.encode().split(sep)
+        parts[-1] = parts[-1][: -len(closer)]
+        return parts
+
     def chunk_item_line(self, k: int) -> int:
         """The line where element ``k`` (0-based) of the last list of ``iter_array_chunks``
         ends."""

@@ -173,11 +173,15 @@ def tweet_to_post(tweet: Mapping[str, Any], account: str, source: str) -> Post:
 
 
 def tweets_to_columns(
-    tweets: Sequence[Mapping[str, Any]], account: str, sources: Sequence[str]
+    tweets: Sequence[Mapping[str, Any]],
+    account: str,
+    sources: Sequence[str],
+    texts: Sequence[bytes | None] | None = None,
 ) -> dict[str, Any]:
     """``tweet_to_post`` of many tweets at once, as the store's post columns (lists; times as
-    naive UTC microseconds since 1970): the same values, without a ``Post`` per tweet. A tweet
-    that is not valid raises ``_BadTweet`` with its index and the problem."""
+    naive UTC microseconds since 1970): the same values, without a ``Post`` per tweet.
+    ``texts`` may give the JSON text of some tweets, used as ``raw`` as it is. A tweet that is
+    not valid raises ``_BadTweet`` with its index and the problem."""
     rows = []
     times = []
     for i, tweet in enumerate(tweets):
@@ -195,7 +199,11 @@ def tweets_to_columns(
     columns["account"] = [account] * n
     columns["reposted_post"] = [None] * n
     columns["thread_root"] = [None] * n
-    columns["raw"] = [_raw_json(t) for t in tweets]
+    if texts is None:
+        columns["raw"] = [_raw_json(t) for t in tweets]
+    else:
+        pairs = zip(tweets, texts, strict=False)  # texts may run past a bad tweet
+        columns["raw"] = [_raw_json(t) if x is None else x for t, x in pairs]
     columns["source"] = sources
     columns["fetched_at"] = [None] * n
     return columns
@@ -240,6 +248,28 @@ def _x_time_us(value: str) -> int:
         except (ValueError, KeyError):
             pass
     return (parse_x_time(value) - _EPOCH) // _US
+
+
+def _tweet_texts(items: list[Any], bodies: list[bytes] | None) -> list[bytes | None]:
+    """The JSON text of each ``{"tweet": {...}}`` item's tweet as the file has it (indented;
+    the store keeps JSON compact), cut from the item's text (``bodies``, see
+    ``JSONStream.chunk_item_bodies``) instead of encoding the decoded tweet again; None where
+    the item has another shape."""
+    out: list[bytes | None] = [None] * len(items)
+    if bodies is None:
+        return out
+    for k, item in enumerate(items):
+        if len(item) != 1:
+            continue
+        body = bodies[k]
+        a = body.find(b"{")
+        b = body.find(b"{", a + 1)
+        if b > a >= 0 and body[a + 1 : b].split() in _TWEET_KEY:
+            out[k] = body[b:]
+    return out
+
+
+_TWEET_KEY = ([b'"tweet"', b":"], [b'"tweet":'])
 
 
 def _raw_json(tweet: Mapping[str, Any]) -> bytes:
@@ -370,12 +400,14 @@ class XArchiveImporter(Importer):
                     if not isinstance(tweet, dict):
                         break
                     tweets.append(tweet)
+                texts = _tweet_texts(items[: len(tweets)], js.chunk_item_bodies())
                 try:
-                    columns = tweets_to_columns(tweets, account, [source] * len(tweets))
+                    columns = tweets_to_columns(tweets, account, [source] * len(tweets), texts)
                 except _BadTweet as bad:
                     good = tweets[: bad.index]
                     if good:
-                        yield tweets_to_columns(good, account, [source] * len(good)), len(good)
+                        ok = tweets_to_columns(good, account, [source] * len(good), texts)
+                        yield ok, len(good)
                     k = bad.index
                     raise ImportFormatError(
                         f"{where}: item {done + k + 1} is not a valid tweet "

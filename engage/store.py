@@ -604,8 +604,10 @@ class Store:
                     )
                 )[0]
                 cols = ", ".join(c for c in table.column_names)
+                # json(): raw is stored compact whatever its layout (an importer may hand over
+                # the indented text of its export instead of encoding the decoded value again)
                 select_cols = ", ".join(
-                    "i.raw::JSON" if c == "raw" else f"i.{c}" for c in table.column_names
+                    "json(i.raw)" if c == "raw" else f"i.{c}" for c in table.column_names
                 )
                 n_new = _first(
                     con.execute(
@@ -615,7 +617,7 @@ class Store:
                 )[0]
                 if n_changed:
                     sets = ", ".join(f"{c} = {e}" for c, e in {**merge, **meta}.items())
-                    sets = sets.replace("i.raw", "i.raw::JSON")
+                    sets = sets.replace("i.raw", "json(i.raw)")
                     con.execute(
                         f"UPDATE {target} AS p SET {sets} FROM {view} i SEMI JOIN _changed c "
                         f"USING ({using}) WHERE {on}"

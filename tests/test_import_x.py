@@ -253,11 +253,16 @@ def test_columns_hold_exactly_what_the_records_hold(
     batches = list(imp.iter_post_columns(batch_size))
     assert [b.count for b in batches[:-1]] == [batch_size] * (len(batches) - 1)
     assert sum(b.count for b in batches) == len(records) == len(tweets)
+
+    def rows(table: Any) -> list[dict[str, object]]:
+        # raw may be the archive's indented text (the store keeps it compact): same JSON value
+        out = [{**r, "raw": json.loads(r["raw"])} for r in table.to_pylist()]
+        return sorted(out, key=lambda r: str(r["post_id"]))
+
     start = 0
     for b in batches:  # batch by batch: a repeated post is kept once in each, the last one
-        got = sorted(post_columns_to_arrow(b).to_pylist(), key=lambda r: r["post_id"])
-        want = posts_to_arrow(records[start : start + b.count]).to_pylist()
-        assert got == sorted(want, key=lambda r: r["post_id"])
+        got = rows(post_columns_to_arrow(b))
+        assert got == rows(posts_to_arrow(records[start : start + b.count]))
         start += b.count
     everything = [r for b in batches for r in post_columns_to_arrow(b).to_pylist()]
     assert {r["post_id"] for r in everything} == {p.post_id for p in records}
@@ -270,6 +275,21 @@ def test_columns_hold_exactly_what_the_records_hold(
             assert row["created_at"] == datetime(2022, 10, 19, 17, 37, 25)
         if row["post_id"] == "3003":
             assert (row["kind"], row["quoted_post"]) == ("post", None)
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_raw_is_stored_compact_and_equal_to_the_tweet(tmp_path: Path, pretty: bool) -> None:
+    tweets = odd_tweets()[:-1]
+    folder = write_folder(tmp_path / "arch", x_files(tweets, pretty=pretty))
+    db = tmp_path / "e.duckdb"
+    with open_store(db) as store:
+        run_import(store, folder, classify=False)
+    with open_store(db, read_only=True) as store:
+        texts = dict(store.con.execute("SELECT post_id, raw::TEXT FROM posts").fetchall())
+    for t in tweets:
+        text = texts[t["id_str"]]
+        assert json.loads(text) == t
+        assert text == json.dumps(t, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_a_batch_repeating_a_post_keeps_the_last_one(tmp_path: Path) -> None:
