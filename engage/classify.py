@@ -638,11 +638,12 @@ class LinearScorer:
     def proba(self, frame: FeatureFrame, idx: np.ndarray) -> np.ndarray:
         """Class probabilities of the posts ``idx`` of a frame built with ``text_scores``."""
         assert frame.text_scores is not None
-        keys = [frame.app_keys[i] for i in idx.tolist()]
+        keys = frame.app_keys
         uniq = sorted(set(keys))
         app_scores = np.asarray(hash_texts(uniq, self.app_features, 1, ()) @ self.app_weights)
         pos = {k: j for j, k in enumerate(uniq)}
-        z = frame.text_scores[idx] + app_scores[[pos[k] for k in keys]]
+        code = np.fromiter(map(pos.__getitem__, keys), dtype=np.int64, count=len(keys))
+        z = frame.text_scores[idx] + app_scores[code[idx]]
         z += frame.struct[idx] @ self.struct_weights
         z += self.intercept
         z -= z.max(axis=1, keepdims=True)
@@ -703,10 +704,24 @@ def predict_frame(
     ev = _Evidence(frame)
     confs = np.round(conf, 4).tolist()
     labels: list[str] = lab.tolist()
-    return [
-        Prediction(label, c, build_reason(frame, i, label, rule, ev))
-        for i, (label, c, rule) in enumerate(zip(labels, confs, rules, strict=True))
-    ]
+    # A history repeats its evidence (the same app, link count, words...), so the same reason
+    # is built once and reused: the key is every piece of evidence build_reason reads.
+    reasons: list[str] = []
+    cache: dict[tuple[Any, ...], str] = {}
+    rows = zip(
+        labels, rules, ev.repost_of, ev.client, ev.app_kind, ev.own_domain, ev.own_inferred,
+        ev.link_count, ev.wording_count, ev.opening_count, ev.scheduled, ev.minute_count,
+        ev.reply_to_self, ev.reply_to, ev.kind_reply, ev.kind_quote, ev.hashtags,
+        ev.n_questions, ev.own_words, ev.n_links, strict=True,
+    )  # fmt: skip
+    for i, key in enumerate(rows):
+        if key[9] >= 3:  # opening_count: the reason may quote the opening words
+            key = (*key, ev.opening[i])
+        reason = cache.get(key)
+        if reason is None:
+            reason = cache[key] = build_reason(frame, i, key[0], key[1], ev)
+        reasons.append(reason)
+    return [Prediction(*row) for row in zip(labels, confs, reasons, strict=True)]
 
 
 def frame_for(

@@ -471,19 +471,32 @@ def _bits(n_features: int) -> int:
 def _char_keys(batch: TokenBatch, k: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Buckets of the character k-grams at every position (the last k - 1 positions padded),
     and which of them lie inside one document (no document's ending 0 in them)."""
+    cols, bad = _char_buckets(batch, k, bits)
+    ok = np.ones(cols.shape[0], dtype=bool)
+    ok[bad] = False
+    return cols, ok
+
+
+def _char_buckets(batch: TokenBatch, k: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Buckets of the character k-grams at every position, and the positions whose k-gram runs
+    into a document's ending 0 (the k positions up to each 0; the padded end is one of them).
+    Every step works in place on one array: this runs over every character of every post."""
     cps = batch.cps
     n_cp = cps.shape[0]
     pad = np.zeros(n_cp + k - 1, dtype=np.uint64)
     pad[:n_cp] = cps
     # up to three 21-bit code points packed exactly into one 64-bit key
-    h = pad[:n_cp].copy()
-    bad = h == 0
+    h = pad[:n_cp] << _U64(21 * (k - 1))
     for j in range(1, k):
-        nxt = pad[j : n_cp + j]
-        h <<= _U64(21)
-        h |= nxt
-        bad |= nxt == 0
-    return _bucket(h + _U64(k), bits), ~bad
+        shift = 21 * (k - 1 - j)
+        h |= pad[j : n_cp + j] << _U64(shift) if shift else pad[j : n_cp + j]
+    with np.errstate(over="ignore"):
+        h += _U64(k)
+        h *= _U64(_GOLDEN)
+    h >>= _U64(64 - bits)
+    sep = batch.doc_start + batch.doc_len  # each document's ending 0
+    bad = (sep[:, None] - np.arange(k)[None, :]).ravel()
+    return h.view(np.int64), bad[bad >= 0]
 
 
 def _word_keys(batch: TokenBatch, k: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -567,16 +580,17 @@ def hashed_scores(
             # the kind's weights plus one zero row: n-grams across documents point to it
             w = np.concatenate([weights[b * n_features : (b + 1) * n_features], zero])
             if kind == "char":
-                cols, ok = _char_keys(batch, k, bits)
+                cols, bad = _char_buckets(batch, k, bits)
                 seg = batch.doc_start  # every document owns its positions and its ending 0
                 count += np.maximum(batch.doc_len - k + 1, 0)
             else:
                 cols, ok = _word_keys(batch, k, bits)
+                bad = ~ok
                 seg = batch.tok_bounds[:-1]
                 count += np.maximum(np.diff(batch.tok_bounds) - k + 1, 0)
             if cols.shape[0] == 0:
                 continue
-            cols[~ok] = n_features
+            cols[bad] = n_features
             # one row per document over its positions (char) or tokens (word): a CSR matrix
             # of ones times the weights sums them, much faster than gathering rows
             indptr = np.append(seg, cols.shape[0])
