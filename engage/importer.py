@@ -288,6 +288,7 @@ def _import_columns(
         if start < resume_from:
             batch = batch.tail(resume_from - start)
         writer.submit(batch, [], read, finished=False)
+        del batch  # only the writer holds it now: freed once committed
     writer.submit([], [], read, finished=True)
     return read
 
@@ -322,10 +323,12 @@ class _BatchWriter:
             if self._failed:
                 continue  # after a failure nothing more is written: no gap can follow it
             posts, mentions, items_done, finished = job
+            del job  # the batch must not outlive its commit while the next one is awaited
             try:
                 result = self._store.commit_import_batch(
                     *self._args, posts, mentions, items_done, finished
                 )
+                del posts, mentions
             except BaseException as exc:
                 self._failed = True
                 self._error = exc
