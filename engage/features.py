@@ -388,6 +388,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 # Texts are tokenised and hashed this many at a time: the arrays of one chunk stay in the CPU's
 # cache, and memory stays flat however long the history is.
 CHUNK = 2048
+TEXT_SLICE = 8192  # texts cleaned and joined for the regexes this many at a time
 
 
 def tokenize(texts: Sequence[str]) -> TokenBatch:
@@ -800,8 +801,14 @@ def build_frame(
     raw_texts, kind_s, plat_s = cols.text, cols.kind, cols.platform
     clients, reply_to, urls_l, accounts = cols.client, cols.reply_to_user, cols.urls, cols.account
     n_mentions_l, minute, second = cols.n_mentions, cols.minute, cols.second
-    texts = clean_texts(raw_texts)
-    mtexts = model_texts(texts)
+    # in slices: one joined string of a whole history (four bytes a character as soon as one
+    # emoji is in it) would be copied by every regex pass
+    texts: list[str] = []
+    mtexts: list[str] = []
+    for lo in range(0, n, TEXT_SLICE):
+        part = clean_texts(raw_texts[lo : lo + TEXT_SLICE])
+        texts += part
+        mtexts += model_texts(part)
     kind_codes = {k: _KIND_CODE.get(k, 0) for k in set(kind_s)}
     kinds = np.fromiter(map(kind_codes.__getitem__, kind_s), dtype=np.int8, count=n)
     plat_codes = {k: _PLATFORM_CODE.get(k, 0) for k in set(plat_s)}
