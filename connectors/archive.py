@@ -254,6 +254,7 @@ class JSONStream:
         # iter_array_chunks: the text, first line and element closer of the last list, and
         # whether orjson refused the last span
         self._chunk: tuple[str, int, str] | None = None
+        self._chunk_data = b""  # the text of the last list, UTF-8
         self._refused = False
 
     # -- buffer ----------------------------------------------------------------------------
@@ -457,12 +458,15 @@ class JSONStream:
             buf = self._buf
             pos = self._pos
         end += len(closer)
+        text = buf[pos:end]
         try:
-            items = orjson.loads("[" + buf[pos:end] + "]")
-        except orjson.JSONDecodeError:
+            data = text.encode()  # once: orjson reads it, and chunk_item_bodies cuts it
+            items = orjson.loads(b"[" + data + b"]")
+        except (orjson.JSONDecodeError, UnicodeEncodeError):
             self._refused = True
             return None
-        self._chunk = (buf[pos:end], self.line(pos), closer)
+        self._chunk = (text, self.line(pos), closer)
+        self._chunk_data = data
         self._pos = end
         return items
 
@@ -472,9 +476,8 @@ class JSONStream:
         element by element."""
         if self._chunk is None or not self._chunk[2]:
             return None
-        text, _line, closer = self._chunk
-        sep = (closer + ",").encode()
-        parts = text.encode().split(sep)
+        closer = self._chunk[2]
+        parts = self._chunk_data.split((closer + ",").encode())
         parts[-1] = parts[-1][: -len(closer)]
         return parts
 

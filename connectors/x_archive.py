@@ -250,6 +250,24 @@ def _x_time_us(value: str) -> int:
     return (parse_x_time(value) - _EPOCH) // _US
 
 
+def _tweets_of(items: list[Any]) -> list[dict[str, Any]]:
+    """The tweet of each item (``{"tweet": {...}}``, or the tweet itself in older archives),
+    up to the first item that is not a tweet object."""
+    try:
+        tweets = [item.get("tweet", item) for item in items]
+        if set(map(type, tweets)) <= {dict}:
+            return tweets
+    except AttributeError:
+        pass
+    tweets = []
+    for item in items:
+        tweet = item.get("tweet", item) if isinstance(item, dict) else None
+        if not isinstance(tweet, dict):
+            break
+        tweets.append(tweet)
+    return tweets
+
+
 def _tweet_texts(items: list[Any], bodies: list[bytes] | None) -> list[bytes | None]:
     """The JSON text of each ``{"tweet": {...}}`` item's tweet as the file has it (indented;
     the store keeps JSON compact), cut from the item's text (``bodies``, see
@@ -258,18 +276,19 @@ def _tweet_texts(items: list[Any], bodies: list[bytes] | None) -> list[bytes | N
     out: list[bytes | None] = [None] * len(items)
     if bodies is None:
         return out
+    usual: bytes | None = None  # the text between the two braces in this file's layout
     for k, item in enumerate(items):
         if len(item) != 1:
             continue
         body = bodies[k]
         a = body.find(b"{")
         b = body.find(b"{", a + 1)
-        if b > a >= 0 and body[a + 1 : b].split() in _TWEET_KEY:
-            out[k] = body[b:]
+        if b > a >= 0:
+            key = body[a + 1 : b]
+            if key == usual or key.translate(None, b" \t\r\n") == b'"tweet":':
+                usual = key
+                out[k] = body[b:]
     return out
-
-
-_TWEET_KEY = ([b'"tweet"', b":"], [b'"tweet":'])
 
 
 def _raw_json(tweet: Mapping[str, Any]) -> bytes:
@@ -394,12 +413,7 @@ class XArchiveImporter(Importer):
             self._skip_prefix(js)
             done = 0  # items of the file before this chunk
             for items in js.iter_array_chunks():
-                tweets = []
-                for item in items:
-                    tweet = item.get("tweet", item) if isinstance(item, dict) else None
-                    if not isinstance(tweet, dict):
-                        break
-                    tweets.append(tweet)
+                tweets = _tweets_of(items)
                 texts = _tweet_texts(items[: len(tweets)], js.chunk_item_bodies())
                 try:
                     columns = tweets_to_columns(tweets, account, [source] * len(tweets), texts)
