@@ -806,9 +806,9 @@ def build_frame(
     texts: list[str] = []
     mtexts: list[str] = []
     for lo in range(0, n, TEXT_SLICE):
-        part = clean_texts(raw_texts[lo : lo + TEXT_SLICE])
-        texts += part
-        mtexts += model_texts(part)
+        cleaned = clean_texts(raw_texts[lo : lo + TEXT_SLICE])
+        texts += cleaned
+        mtexts += model_texts(cleaned)
     kind_codes = {k: _KIND_CODE.get(k, 0) for k in set(kind_s)}
     kinds = np.fromiter(map(kind_codes.__getitem__, kind_s), dtype=np.int8, count=n)
     plat_codes = {k: _PLATFORM_CODE.get(k, 0) for k in set(plat_s)}

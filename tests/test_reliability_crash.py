@@ -221,7 +221,7 @@ def test_sigkilled_imports_resume_to_exactly_the_clean_result(
     [
         ("bluesky", "commit_page:1"),  # after the SDK refreshed (rotated) the session
         ("x", "commit_page:2"),
-        ("mastodon", "save_labels:1"),  # all saved, nothing labelled yet
+        ("mastodon", "save_label_columns:1"),  # all saved, nothing labelled yet
     ],
 )
 def test_a_fetch_killed_at_an_exact_point_resumes(
@@ -267,7 +267,7 @@ def test_an_import_killed_at_an_exact_point_resumes(tmp_path: Path) -> None:
     clean_home = tmp_path / "clean"
     assert _run(cli_command("import", str(archive)), subprocess_env(clean_home)).returncode == 0
     clean = snapshot(clean_home / "engage.duckdb")
-    for point in ("commit_import_batch:1", "save_labels:1"):
+    for point in ("commit_import_batch:1", "save_label_columns:1"):
         h = tmp_path / point.replace(":", "-")
         env = subprocess_env(h)
         killed = _run(cli_command("import", str(archive)), {**env, "ENGAGE_TEST_KILL_AT": point})
