@@ -74,7 +74,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engage.store import GENUINE_LABELS, LABELS
+from engage.vocab import (
+    GENUINE_LABELS,
+    LABELS,
+    PLATFORM_NAMES,
+    Waiting,
+    WaitingSummary,
+    display_handle,
+    format_age,
+)
 
 if TYPE_CHECKING:
     from connectors.base import Mention, Post
@@ -84,7 +92,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_GENUINE_LABELS: tuple[str, ...] = tuple(x for x in LABELS if x not in GENUINE_LABELS)
-PLATFORM_NAMES: dict[str, str] = {"mastodon": "Mastodon", "bluesky": "Bluesky", "x": "X"}
 TZ_HISTORY_KEY = "timezone_history"
 ANSWER_WINDOW_DAYS = 30  # the median time to answer is taken over this many days of mentions
 _FIRST_DAY = date(1970, 1, 1)
@@ -258,14 +265,6 @@ def norm_handle(handle: str) -> str:
     return handle.strip().lstrip("@").lower()
 
 
-def display_handle(platform: str, handle: str) -> str:
-    """How a person is shown: ``@ana`` for ``ana@social.example`` on Mastodon, else ``@handle``."""
-    h = handle.strip().lstrip("@")
-    if platform == "mastodon" and "@" in h:
-        h = h.split("@", 1)[0]
-    return "@" + h
-
-
 def _quoted_author(quoted: str | None) -> str | None:
     """The author of a quoted post when its id names one (an AT-URI's DID, a post URL)."""
     if not quoted:
@@ -298,16 +297,6 @@ def people_of(post: Post) -> list[str]:
     return list(seen)
 
 
-def format_age(delta: timedelta) -> str:
-    """``"5 min"``, ``"3 h"``, ``"2 d"``: the rough age of something."""
-    s = max(0, int(delta.total_seconds()))
-    if s < 3600:
-        return f"{max(1, s // 60)} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h"
-    return f"{s // 86400} d"
-
-
 # ---------------------------------------------------------------------------------------------
 # Records
 # ---------------------------------------------------------------------------------------------
@@ -325,36 +314,6 @@ class Interaction:
     text: str
     people: tuple[str, ...]
     corrected: bool
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Someone's post addressing the user that the user has not answered."""
-
-    platform: str
-    mention_id: str
-    author: str
-    created_at: datetime
-    text: str
-    kind: str
-    url: str | None
-    age: timedelta
-
-    @property
-    def is_question(self) -> bool:
-        return "?" in self.text
-
-    @property
-    def who(self) -> str:
-        return display_handle(self.platform, self.author)
-
-
-@dataclass(frozen=True)
-class WaitingSummary:
-    items: list[Waiting]
-    median_answer: timedelta | None
-    answered: int  # mentions answered in the last ANSWER_WINDOW_DAYS days
-    window_days: int
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from engage.config import Config
     from engage.store import Store
 
+# engage.vocab's PLATFORM_NAMES and format_age, repeated: importing it would load dataclasses and
+# inspect (about 25 ms) on this fast path; tests/test_dashboard_summary.py checks they agree
 PLATFORM_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "x": "X"}
 
 

@@ -25,11 +25,11 @@ import pyarrow as pa
 
 from connectors.base import AccountInfo, Mention, Post, PostColumns
 from engage.errors import DatabaseBusyError, StoreError, UsageError
+from engage.vocab import GENUINE_LABELS as GENUINE_LABELS  # re-exported
+from engage.vocab import LABELS
 
 log = logging.getLogger(__name__)
 
-LABELS: tuple[str, ...] = ("auto_promo", "share", "ask", "answer", "comment")
-GENUINE_LABELS: tuple[str, ...] = ("ask", "answer", "comment")
 
 # ---------------------------------------------------------------------------------------------
 # Schema. Add new migrations with a new number; never edit one that has shipped.

@@ -4,8 +4,8 @@ The screen must paint before DuckDB, pyarrow and the goal library are loaded (th
 half a second to import; see ``summary.py`` for the first paint from the writers' summary). So
 the app and its components import only this module (standard library): the records they draw
 are described by protocols that both the full reads (``engage.goals`` and ``engage.store``
-objects, in ``data.py``) and the summary (``summary.py``) satisfy; the few constants and helpers
-of the core that the panels need are repeated here, and a test checks they are the core's.
+objects, in ``data.py``) and the summary (``summary.py``) satisfy; the labels, platform names and
+helpers they share with the core come from ``engage.vocab`` (standard library only).
 
 DuckDB lets one process write a database file at a time, and a process that has the file open,
 even read-only, keeps a writer from opening it. A cron ``engage report --fetch`` must therefore
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from engage.errors import DatabaseBusyError, EngageError
+from engage.vocab import LABELS
 
 if TYPE_CHECKING:
     from engage.store import Store
@@ -44,32 +45,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 """Posts loaded per page of the table; the next page loads when the cursor nears the end."""
-
-# the core's constants (engage.store, engage.goals), repeated so that drawing needs no DuckDB;
-# tests/test_dashboard_data.py checks that they are equal
-LABELS: tuple[str, ...] = ("auto_promo", "share", "ask", "answer", "comment")
-GENUINE_LABELS: tuple[str, ...] = ("ask", "answer", "comment")
-PLATFORM_NAMES: dict[str, str] = {"mastodon": "Mastodon", "bluesky": "Bluesky", "x": "X"}
-
-
-def format_age(delta: timedelta) -> str:
-    """``"5 min"``, ``"3 h"``, ``"2 d"``: the rough age of something (``goals.format_age``)."""
-    s = max(0, int(delta.total_seconds()))
-    if s < 3600:
-        return f"{max(1, s // 60)} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h"
-    return f"{s // 86400} d"
-
-
-def display_handle(platform: str, handle: str) -> str:
-    """``@ana`` for ``ana@social.example`` on Mastodon, else ``@handle``
-    (``goals.display_handle``)."""
-    h = handle.strip().lstrip("@")
-    if platform == "mastodon" and "@" in h:
-        h = h.split("@", 1)[0]
-    return "@" + h
-
 
 # -- what the panels draw (engage.goals / engage.store records are ones) -----------------------
 

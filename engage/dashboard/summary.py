@@ -39,8 +39,8 @@ from engage.dashboard.model import (
     Signature,
     TodaySummary,
     db_signature,
-    display_handle,
 )
+from engage.vocab import Waiting, WaitingSummary
 
 if TYPE_CHECKING:
     from engage.config import Config
@@ -71,34 +71,6 @@ class DayPoint:
     @property
     def ratio(self) -> float | None:
         return self.genuine / self.total if self.total else None
-
-
-@dataclass(frozen=True)
-class Waiting:
-    platform: str
-    mention_id: str
-    author: str
-    created_at: datetime
-    text: str
-    kind: str
-    url: str | None
-    age: timedelta
-
-    @property
-    def is_question(self) -> bool:
-        return "?" in self.text
-
-    @property
-    def who(self) -> str:
-        return display_handle(self.platform, self.author)
-
-
-@dataclass(frozen=True)
-class WaitingSummary:
-    items: list[Waiting]
-    median_answer: timedelta | None
-    answered: int
-    window_days: int
 
 
 @dataclass(frozen=True)

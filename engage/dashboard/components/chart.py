@@ -10,27 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Protocol
 
 from rich.text import Text
 from textual.widget import Widget
 
+from engage.dashboard.model import DayPointLike as DayPoint
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 AXIS = 4  # "12┤" plus a space of margin
-
-
-class DayPoint(Protocol):
-    """One local day (``engage.goals.DayPoint`` is one)."""
-
-    @property
-    def day(self) -> date: ...
-    @property
-    def genuine(self) -> int: ...
-    @property
-    def total(self) -> int: ...
-    @property
-    def ratio(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,8 @@ from textual.widget import Widget
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from engage.dashboard.model import (
-    GENUINE_LABELS,
-    LABELS,
-    PLATFORM_NAMES,
-    TodaySummary,
-    WaitingLike,
-    WaitingSummaryLike,
-    format_age,
-)
+from engage.dashboard.model import TodaySummary, WaitingLike, WaitingSummaryLike
+from engage.vocab import GENUINE_LABELS, LABELS, PLATFORM_NAMES, format_age
 
 STATUS_WORDS = {"below": "below goal", "met": "goal met", "exceeded": "goal exceeded"}
 
