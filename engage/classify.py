@@ -318,17 +318,25 @@ class Prediction:
     reason: str
 
 
+def _rule_masks(frame: FeatureFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Posts decided by the definition alone (LABELS.md rules 1 and 2): a repost is ``share``;
+    otherwise a post from a pure automation app is ``auto_promo``."""
+    share = np.array([r is not None for r in frame.repost_of], dtype=bool)
+    auto = ~share & (frame.struct[:, _APP_AUTOMATION] > 0)
+    return share, auto
+
+
+def _rule_array(share: np.ndarray, auto: np.ndarray) -> np.ndarray:
+    lab = np.full(share.shape[0], None, dtype=object)
+    lab[share] = "share"
+    lab[auto] = "auto_promo"
+    return lab
+
+
 def rule_labels(frame: FeatureFrame) -> list[str | None]:
-    """Labels that follow from the definition alone (LABELS.md rules 1 and 2)."""
-    out: list[str | None] = []
-    for rep, kind in zip(frame.repost_of, frame.app_kind, strict=True):
-        if rep is not None:
-            out.append("share")
-        elif kind == "automation":
-            out.append("auto_promo")
-        else:
-            out.append(None)
-    return out
+    """Labels that follow from the definition alone, None for the posts the model decides."""
+    rules: list[str | None] = _rule_array(*_rule_masks(frame)).tolist()
+    return rules
 
 
 def _plural(n: float, word: str) -> str:
@@ -673,12 +681,8 @@ def predict_frame(
     n = len(frame)
     if n == 0:
         return []
-    # the definitional rules, as rule_labels decides them, for the whole frame at once
-    share = np.array([r is not None for r in frame.repost_of], dtype=bool)
-    auto = ~share & (frame.struct[:, _APP_AUTOMATION] > 0)
-    lab = np.full(n, None, dtype=object)
-    lab[share] = "share"
-    lab[auto] = "auto_promo"
+    share, auto = _rule_masks(frame)
+    lab = _rule_array(share, auto)
     rules: list[str | None] = lab.tolist()
     conf = np.zeros(n)
     conf[share] = RULE_CONFIDENCE["repost"]

@@ -765,7 +765,7 @@ class PostFields:
         reply_to_user, urls (list of strings), n_mentions, minute and second."""
 
         def col(name: str) -> list[Any]:
-            return list(table.column(name).to_pylist())
+            return table.column(name).to_pylist()
 
         return cls(
             text=col("text"),

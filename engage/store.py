@@ -799,7 +799,7 @@ class Store:
             if r.label not in LABELS:
                 raise ValueError(f"unknown label {r.label!r}")
         now = _now()
-        table = pa.table(
+        return self._insert_labels(
             {
                 "platform": [r.platform for r in rows],
                 "post_id": [r.post_id for r in rows],
@@ -810,14 +810,6 @@ class Store:
                 "labelled_at": pa.array([now] * len(rows), _TS),
             }
         )
-        self.con.register("incoming_labels", table)
-        try:
-            with self.transaction():
-                self.con.execute("INSERT OR REPLACE INTO labels SELECT * FROM incoming_labels")
-        finally:
-            self.con.unregister("incoming_labels")
-        self.changed = True
-        return len(rows)
 
     def save_label_columns(
         self,
@@ -835,7 +827,7 @@ class Store:
         unknown = set(labels) - set(LABELS)
         if unknown:
             raise ValueError(f"unknown label {sorted(unknown)[0]!r}")
-        table = pa.table(
+        return self._insert_labels(
             {
                 "platform": pa.array([platform] * n, pa.string()),
                 "post_id": pa.array(post_ids, pa.string()),
@@ -846,6 +838,10 @@ class Store:
                 "labelled_at": pa.array([_now()] * n, _TS),
             }
         )
+
+    def _insert_labels(self, columns: dict[str, Any]) -> int:
+        """Insert or replace model labels given as the labels table's columns, in order."""
+        table = pa.table(columns)
         self.con.register("incoming_labels", table)
         try:
             with self.transaction():
@@ -853,7 +849,7 @@ class Store:
         finally:
             self.con.unregister("incoming_labels")
         self.changed = True
-        return n
+        return table.num_rows
 
     def set_correction(self, platform: str, post_id: str, label: str) -> None:
         if label not in LABELS:
