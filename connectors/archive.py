@@ -386,16 +386,8 @@ class JSONStream:
             return
         while True:
             yield self.value()
-            c = self.peek()
-            if c == ",":
-                self._pos += 1
-                continue
-            if c == "]":
-                self._pos += 1
+            if not self._next_item():
                 return
-            if c == "":
-                raise self.error("truncated: the file ends inside the list of items")
-            raise self.error(f"malformed JSON: expected ',' or ']' but found {c!r}")
 
     def iter_array_chunks(self) -> Iterator[list[Any]]:
         """Elements of the array that starts here, several at a time: the same values, in the
@@ -423,17 +415,23 @@ class JSONStream:
                 items = [self.value()]
                 self._chunk = (self._buf[text_start : self._pos], start_line, "")
             yield items
-            c = self.peek()
-            if c == ",":
-                self._pos += 1
-                self.skip_ws()
-                continue
-            if c == "]":
-                self._pos += 1
+            if not self._next_item():
                 return
-            if c == "":
-                raise self.error("truncated: the file ends inside the list of items")
-            raise self.error(f"malformed JSON: expected ',' or ']' but found {c!r}")
+            self.skip_ws()
+
+    def _next_item(self) -> bool:
+        """After an element of an array: True past a ``,`` (another element follows), False past
+        the closing ``]``; anything else is a truncated or malformed file."""
+        c = self.peek()
+        if c == ",":
+            self._pos += 1
+            return True
+        if c == "]":
+            self._pos += 1
+            return False
+        if c == "":
+            raise self.error("truncated: the file ends inside the list of items")
+        raise self.error(f"malformed JSON: expected ',' or ']' but found {c!r}")
 
     def _pretty_chunk(self) -> list[Any] | None:
         """The whole pretty-printed elements from here to the end of the buffer (see
