@@ -16,13 +16,15 @@ answer, people the user has not talked with for a month, and quiet-hour windows 
 count restarts at zero and the streak carries over only if the cached day reached the minimum.
 
 The same refresh writes the dashboard's summary beside it (``<db>.dashboard``,
-``build_dashboard``): what ``engage dashboard`` shows first (today with the streak, the daily
-series and the label mix of the last ``DASHBOARD_DAYS`` days, also as of tomorrow, the mentions
-behind the waiting list, the newest page of posts), so that its first frame needs one small JSON
-read instead of DuckDB and the full queries. It records the database's signature (size and
+``build_dashboard``): what ``engage dashboard`` shows first (today with the streak, the posts of
+each of the last ``DASHBOARD_WINDOW`` days and of the days after per platform and label, so the
+series and the label mix of the 30- and 90-day ranges at any later "now", the mentions behind
+the waiting list, the newest page of posts), so that its first frame needs one small JSON read
+instead of DuckDB and the full queries. It records the database's signature (size and
 modification time of the file, after the checkpoint; no write-ahead log), the day it describes
-and the settings it was computed with; ``engage.dashboard.summary`` uses it only when all three
-still hold (that day or the next), and reads in full otherwise.
+and the settings it was computed with; ``engage.dashboard.summary`` uses it only while the
+signature and the settings still hold (on that day or any later one), and reads in full
+otherwise.
 
 Module level imports are standard library only (json, os, time): ``engage prompt`` imports this.
 """
@@ -45,8 +47,9 @@ CACHE_VERSION = 1
 BUILDING_SUFFIX = ".building"  # engage.demo builds the demo under this name, then renames it
 STALE_TOLERANCE_S = 1.0
 QUIET_WINDOW_DAYS = 8
-DASHBOARD_VERSION = 1
-DASHBOARD_DAYS = 30  # the dashboard's first range (engage.dashboard.app.RANGES[0])
+DASHBOARD_VERSION = 2
+DASHBOARD_WINDOW = 90  # days up to today counted per day (its longest, RANGES[-1])
+DASHBOARD_AHEAD = 366  # days after today counted per day, for posts dated ahead
 DASHBOARD_PAGE = 200  # its first page of posts (engage.dashboard.model.PAGE_SIZE)
 
 
@@ -389,17 +392,31 @@ def build_dashboard(
     store: Store, config: Config, now: datetime | None = None, status: Any = None
 ) -> dict[str, Any]:
     """The dashboard's summary of ``store`` at ``now`` (version ``DASHBOARD_VERSION``): what
-    ``engage.dashboard.data.load_overview`` (``DASHBOARD_DAYS``) and ``load_posts`` (the first
-    page, no filter) read, plus the streak. The waiting list depends on the time it is looked
-    at, so it holds the mentions behind it (those of the last ``max(waiting_days,
-    ANSWER_WINDOW_DAYS)`` days with the time of their answer) and the dashboard applies
-    ``goals.waiting_for_you``'s rule at its own "now". The series runs one day past today and
-    the label mix is there for tomorrow's range too, so the summary also serves the next day
-    while nothing writes. ``status``: ``goals.day_status`` at ``now`` when the caller has it
-    (the streak walks the history)."""
+    ``engage.dashboard.data.load_overview`` and ``load_posts`` (the first page, no filter) read,
+    plus the streak, in a form that serves any later "now" while nothing writes:
+
+    - ``daily``: posts per local day, platform and effective label (``(*LABELS,
+      "unlabelled")``) from ``DASHBOARD_WINDOW - 1`` days before today to the day of the newest
+      post (at most ``DASHBOARD_AHEAD`` days ahead; ``complete`` says whether that reached
+      it). The series, today's count, the rolling seven days and the label mix of any range
+      inside are sums of these days, and a later day has only the posts dated ahead. ``breaks``
+      lists the days whose end is not the next day's start (a change of time zone in the
+      window): a label mix across one is not a sum of days;
+    - ``streak`` and ``people``: ``goals.day_status``'s at ``now``; a later day walks back
+      through ``daily`` to today and carries this streak on if today reached the goal;
+    - ``clock_fixed``: the local days from today on do not depend on "now" (the configured
+      zone is the last one the database recorded), so a later "now" finds its day with
+      ``zoneinfo`` alone; otherwise the summary serves today only;
+    - the mentions behind the waiting list (those of the last ``max(waiting_days,
+      ANSWER_WINDOW_DAYS)`` days with the time of their answer): the dashboard applies
+      ``goals.waiting_for_you``'s rule at its own "now".
+
+    ``status``: ``goals.day_status`` at ``now`` when the caller has it (the streak walks the
+    history)."""
     from datetime import UTC, datetime, timedelta
 
     from engage import goals
+    from engage.vocab import LABELS
 
     now = now or datetime.now(UTC)
     settings = dashboard_settings(config)
@@ -414,17 +431,31 @@ def build_dashboard(
         out["sig"] = db_signature(store.path)
         return out
     clock = goals.DayClock.from_store(store, config, now)
-    goal = goals.Goal.from_config(config)
-    # the range as it is today, and as it will be tomorrow (one day more, the first one less):
-    # opened the next day, before any writer ran, the dashboard still starts from the summary
+    recorded = goals.parse_tz_history(store.get_meta(goals.TZ_HISTORY_KEY))
     day = clock.today(now)
-    series = goals.daily_series(
-        store, config, DASHBOARD_DAYS + 1, day + timedelta(days=1), now, clock
-    )
     start, end = clock.bounds(day)
-    next_start, next_end = clock.bounds(day + timedelta(days=1))
-    mix = goals.label_mix(store, config, series[0].day, day, clock=clock)
-    next_mix = goals.label_mix(store, config, series[1].day, series[-1].day, clock=clock)
+    views = store.dashboard_recent_posts(limit=DASHBOARD_PAGE)
+    newest = clock.day_of(views[0].post.created_at) if views else day
+    first = day - timedelta(days=DASHBOARD_WINDOW - 1)
+    last = min(max(day, newest), day + timedelta(days=DASHBOARD_AHEAD))
+    n_days = (last - first).days + 1
+    points = goals.daily_series(store, config, n_days, last, now, clock)
+    starts, ends = clock.bounds_many(first, last)
+    platforms = store.dashboard_platforms()
+    columns = [*LABELS, "unlabelled"]
+    breaks = {i for i in range(n_days - 1) if ends[i] != starts[i + 1]}
+    counts: list[Any] = []
+    for i, (point, day_start, day_end) in enumerate(zip(points, starts, ends, strict=True)):
+        if not point.total and not breaks & {i - 1, i}:  # (beside a break, its range may not be)
+            counts.append(0)
+            continue
+        # the store splits a day by platform only one range at a time (about 40 ms on a
+        # million posts); days without posts, and most days after today, cost nothing
+        per = [[0] * len(columns) for _ in platforms]
+        for platform, label, n in store.goal_label_mix(day_start, day_end):
+            # a label engage does not know raises: no summary, the dashboard reads in full
+            per[platforms.index(platform)][columns.index(label or "unlabelled")] += n
+        counts.append([c if any(c) else 0 for c in per])
     if status is None:
         status = goals.day_status(store, config, now=now, with_waiting=False)
     people: dict[str, None] = {}
@@ -454,24 +485,28 @@ def build_dashboard(
             "corrected": v.corrected,
             "model_label": v.model_label,
         }
-        for v in store.dashboard_recent_posts(limit=DASHBOARD_PAGE)
+        for v in views
     ]
     out.update(
         {
             "day": day.isoformat(),
             "day_start": start.timestamp(),
             "day_end": end.timestamp(),
-            "status": goal.status(series[-2].genuine),
+            "clock_fixed": not recorded or recorded[-1][1] == clock.tz_name,
             "streak": status.streak_days if status.day == day else None,
             "people": list(people) if status.day == day else None,
-            "series": [[p.day.isoformat(), p.genuine, p.total, p.unlabelled] for p in series],
-            "mix": mix,
-            "next": {
-                "day_start": next_start.timestamp(),
-                "day_end": next_end.timestamp(),
-                "mix": next_mix,
+            "daily": {
+                "first": first.isoformat(),
+                "complete": newest <= last,
+                # per day: [genuine, total, unlabelled] as goals.daily_series counts them
+                "points": [[p.genuine, p.total, p.unlabelled] for p in points],
+                # per day, per platform of "platforms": the posts per label of "labels" in
+                # the day's range (as goals.label_mix counts them); 0 for none
+                "labels": columns,
+                "counts": counts,
+                "breaks": [(first + timedelta(days=i)).isoformat() for i in sorted(breaks)],
             },
-            "platforms": store.dashboard_platforms(),
+            "platforms": platforms,
             "answer_days": answer_days,
             "mentions": mentions,
             "page_size": DASHBOARD_PAGE,

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,15 +236,194 @@ def test_the_next_day_a_genuine_post_dated_ahead_sends_the_dashboard_to_the_full
     assert summary.load(db, config(), NOW + DAY, 30) is None  # its people are not in the summary
 
 
+def zone_config(tz: str, day_end_hour: int = 0) -> Config:
+    values = config().values
+    return Config(
+        {**values, "time": {**values["time"], "timezone": tz, "day_end_hour": day_end_hour}}
+    )
+
+
+def full_overview(db: Path, cfg: Config, now: Any, days: int) -> tuple[model.Overview, Any]:
+    """``load_overview`` and the streak of the second read (``load_streak``), at ``now``."""
+    gateway = StoreGateway(db)
+    ov = gateway.read(lambda s: load_overview(s, cfg, now, days))
+    slow = gateway.read(lambda s: load_streak(s, cfg, now))
+    return ov, slow
+
+
+def assert_same_overview(first: summary.FirstPaint, ov: model.Overview, slow: Any) -> None:
+    """The summary's overview is the full read's, field by field; the streak and today's people
+    are the second read's (the full overview takes them from the goal cache only on the day
+    the cache was written)."""
+    mine = overview_key(first.overview)
+    theirs = overview_key(ov)
+    assert mine[:4] == theirs[:4]
+    assert mine[5:] == theirs[5:]
+    today = first.overview.today
+    assert today is not None and (today.day, today.count) == (slow.day, slow.count)
+    assert (today.streak_days, today.people) == (slow.streak_days, slow.people)
+    if theirs[4] != (None, None):
+        assert mine[4] == theirs[4]
+
+
+LATER_DAYS = [0, 1, 2, 7, 40, 100]
+# instants on both sides of Berlin's DST changes (2026-03-29 01:00 UTC, 2026-10-25 01:00 UTC)
+DST_INSTANTS = [
+    datetime(2026, 3, 28, 22, 59, tzinfo=UTC),
+    datetime(2026, 3, 28, 23, 0, tzinfo=UTC),
+    datetime(2026, 3, 29, 0, 59, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+    datetime(2026, 3, 29, 22, 30, tzinfo=UTC),
+    datetime(2026, 10, 24, 23, 30, tzinfo=UTC),
+    datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+    datetime(2026, 10, 25, 22, 59, tzinfo=UTC),
+    datetime(2026, 10, 25, 23, 0, tzinfo=UTC),
+]
+
+
+@pytest.mark.parametrize(
+    ("tz", "day_end_hour"), [("UTC", 0), ("Europe/Berlin", 0), ("Europe/Berlin", 2)]
+)
+def test_any_later_day_the_summary_gives_what_the_full_reads_give(
+    tmp_path: Path, tz: str, day_end_hour: int
+) -> None:
+    """Opened days, weeks or months after the last write (and across the DST changes): the
+    series, the label mix, today, the rolling seven days, the streak and the waiting list of
+    the 30- and 90-day ranges are exactly what the full reads give at that moment."""
+    cfg = zone_config(tz, day_end_hour)
+    db = build_db(tmp_path / "engage.duckdb", days=120)
+    mentions, posts = extra_mentions()
+    with open_store(db) as store:
+        store.upsert_mentions(mentions)
+        store.upsert_posts(posts)
+    with open_store(db) as store:
+        goalcache.refresh(store, cfg, NOW)
+    nows = [NOW + n * DAY for n in LATER_DAYS] + [NOW + n * DAY + 9 * HOUR for n in LATER_DAYS]
+    for now in nows + DST_INSTANTS:
+        ov30, slow = full_overview(db, cfg, now, 30)
+        ov90 = StoreGateway(db).read(lambda s, now=now: load_overview(s, cfg, now, 90))
+        for days, ov in ((30, ov30), (90, ov90)):
+            first = summary.load(db, cfg, now, days)
+            assert first is not None, (now, days)
+            assert_same_overview(first, ov, slow)
+            assert first.overview.days == days and len(first.overview.series or []) == days
+    # the ranges are not empty: the history, the streak and the mix are really compared
+    first = summary.load(db, cfg, NOW + 2 * DAY, 90)
+    assert first is not None and first.overview.mix and first.overview.today is not None
+    assert sum(p.genuine for p in first.overview.series or []) > 50
+
+
+@pytest.mark.parametrize("reached", [False, True])
+def test_later_days_walk_the_streak_through_posts_dated_ahead(db: Path, reached: bool) -> None:
+    """Genuine posts dated ahead of the writer (two tomorrow, one in four days) and a share in
+    a week: the day that has them goes to the full reads (their people are not in the
+    summary), the days after count them in the streak, the mix and the rolling seven days;
+    the streak carries on through the writer's day only if it reached the goal."""
+    extra = [
+        post_on(DAY, "comment", "ahead-1"),
+        post_on(DAY, "answer", "ahead-2"),
+        post_on(4 * DAY, "ask", "ahead-3"),
+        post_on(7 * DAY, "share", "ahead-4"),
+    ]
+    if reached:
+        extra += [post_on(timedelta(0), "comment", "today-2")]
+    add_posts(db, *extra)
+    refresh(db)
+    cfg = config()
+    streaks = {}
+    for n in (0, 1, 2, 3, 4, 5, 7, 8, 12, 40):
+        now = NOW + n * DAY
+        first = summary.load(db, cfg, now, 30)
+        if n in (1, 4):
+            assert first is None, n  # genuine posts on that day
+            continue
+        assert first is not None, n
+        ov, slow = full_overview(db, cfg, now, 30)
+        assert_same_overview(first, ov, slow)
+        assert first.overview.today is not None
+        streaks[n] = first.overview.today.streak_days
+    # tomorrow reached the goal: two days later the streak is that day, plus the writer's
+    # day's streak when the writer's day reached it too
+    assert streaks[0] is not None and (streaks[0] > 0 or not reached)
+    assert streaks[2] == 1 + (streaks[0] if reached else 0)
+    assert streaks[3] == streaks[5] == streaks[40] == 0  # a closed day below the goal ends it
+
+
+def test_a_range_longer_than_the_summary_is_served_only_where_its_days_cover_it(
+    db: Path,
+) -> None:
+    refresh(db)
+    cfg = config()
+    assert summary.load(db, cfg, NOW, 365) is None  # reaches before the summary's 90 days
+    assert summary.load(db, cfg, NOW + 200 * DAY, 365) is None
+    now = NOW + 300 * DAY  # 365 days back from here: all inside the summary's days or after
+    first = summary.load(db, cfg, now, 365)
+    assert first is not None
+    ov, slow = full_overview(db, cfg, now, 365)
+    assert_same_overview(first, ov, slow)
+    assert first.overview.mix and len(first.overview.series or []) == 365
+    assert summary.load(db, cfg, now, 0) is None
+
+
+def test_a_zone_the_database_has_not_recorded_limits_the_summary_to_its_own_day(
+    db: Path,
+) -> None:
+    """A read-only refresh (a writer's late refresh) cannot record a new zone: the days from
+    today on then start where the dashboard's "now" first sees that zone, so the summary serves
+    only the day it was written on."""
+    refresh(db)  # records UTC
+    berlin = zone_config("Europe/Berlin")
+    with open_store(db, read_only=True) as store:
+        goalcache.refresh(store, berlin, NOW)
+    assert summary.load(db, berlin, NOW, 30) is not None
+    assert summary.load(db, berlin, NOW + 3 * HOUR, 30) is not None
+    assert summary.load(db, berlin, NOW + DAY, 30) is None
+    assert summary.load(db, berlin, NOW + 5 * DAY, 30) is None
+
+
+def test_a_label_mix_across_a_day_the_zone_change_left_empty_goes_to_the_full_reads(
+    db: Path,
+) -> None:
+    """From a zone 12 h behind UTC to one 14 h ahead, the day before the change ends before
+    it began: the label mix of a range across it is not a sum of days, ranges after it are."""
+    west, east = zone_config("Etc/GMT+12"), zone_config("Pacific/Kiritimati")
+    with open_store(db) as store:
+        goalcache.refresh(store, west, NOW - 10 * DAY)
+        goalcache.refresh(store, east, NOW)
+    snap = summary.read(db)
+    assert snap is not None and snap["daily"]["breaks"]
+    assert summary.load(db, east, NOW, 30) is None
+    for n in (40, 100):
+        now = NOW + n * DAY
+        first = summary.load(db, east, now, 30)
+        assert first is not None
+        ov, slow = full_overview(db, east, now, 30)
+        assert_same_overview(first, ov, slow)
+    assert summary.load(db, east, NOW + 40 * DAY, 90) is None
+
+
+def test_the_summary_keeps_its_days_per_platform_and_label(db: Path) -> None:
+    refresh(db)
+    snap = summary.read(db)
+    assert snap is not None
+    daily = snap["daily"]
+    assert len(daily["counts"]) == goalcache.DASHBOARD_WINDOW  # no post after today
+    assert daily["complete"] and daily["labels"] == [*vocab.LABELS, "unlabelled"]
+    assert all(day == 0 or len(day) == len(snap["platforms"]) for day in daily["counts"])
+    assert len(daily["points"]) == len(daily["counts"]) and daily["breaks"] == []
+    assert daily["first"] == (NOW - (goalcache.DASHBOARD_WINDOW - 1) * DAY).date().isoformat()
+
+
 def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
     db: Path, tmp_path: Path
 ) -> None:
     assert summary.load(db, config(), NOW, 30) is None  # none written yet
     refresh(db)
     assert summary.load(db, config(), NOW, 30) is not None
-    assert summary.load(db, config(), NOW, 90) is None  # the summary is of 30 days
+    assert summary.load(db, config(), NOW, 365) is None  # before the summary's first day
     assert summary.load(db, config(), NOW - HOUR, 30) is None  # a clock behind the writer's
-    assert summary.load(db, config(), NOW + 2 * DAY, 30) is None  # the day after the next
     other = Config({**config().values, "goal": {**config().values["goal"], "min": 1}})
     assert summary.load(db, other, NOW, 30) is None  # another goal
     wal = model.wal_path(db)
@@ -265,10 +444,17 @@ def test_the_summary_is_not_used_once_it_does_not_describe_the_database(
     assert summary.load(copy, config(), NOW, 30) is None
     # a summary engage did not write
     good = json.loads(Path(goalcache.dashboard_path_for(db)).read_text())
-    Path(goalcache.dashboard_path_for(db)).write_text('{"v": 1, "sig": 3}')
+    Path(goalcache.dashboard_path_for(db)).write_text(
+        json.dumps({"v": goalcache.DASHBOARD_VERSION, "sig": 3})
+    )
     assert summary.load(db, config(), NOW, 30) is None
-    Path(goalcache.dashboard_path_for(db)).write_text(json.dumps({**good, "mix": [1]}))
+    Path(goalcache.dashboard_path_for(db)).write_text(json.dumps({**good, "daily": [1]}))
     assert summary.load(db, config(), NOW, 30) is None
+    broken = {**good["daily"], "counts": [[[1, 2]]] * len(good["daily"]["counts"])}
+    Path(goalcache.dashboard_path_for(db)).write_text(json.dumps({**good, "daily": broken}))
+    assert summary.load(db, config(), NOW, 30) is None
+    Path(goalcache.dashboard_path_for(db)).write_text(json.dumps({**good, "v": 1}))
+    assert summary.load(db, config(), NOW, 30) is None  # an older engage's summary
     Path(goalcache.dashboard_path_for(db)).write_text("not json")
     assert summary.load(db, config(), NOW, 30) is None
 
@@ -395,3 +581,22 @@ def test_summary_json_holds_no_raw_platform_data(db: Path) -> None:
     snap = json.loads(Path(goalcache.dashboard_path_for(db)).read_text())
     assert all("raw" not in p for p in snap["posts"])
     assert snap["sig"] == goalcache.db_signature(db)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+def test_the_summary_finds_the_day_of_now_as_the_goal_tracker_does(tz: str) -> None:
+    """Every half hour over the days around both DST changes, for every end-of-day hour."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    instants = []
+    for around in (datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)):
+        for i in range(-48, 48):
+            instants.append(around + i * timedelta(minutes=30))
+    for around in (datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)):
+        for i in range(-48, 48):
+            instants.append(around + i * timedelta(minutes=30))
+    for hour in range(24):
+        clock = goals.DayClock(tz, hour)
+        for now in instants:
+            assert summary.day_of(now, zone, hour) == clock.day_of(now), (hour, now)

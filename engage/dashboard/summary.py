@@ -2,21 +2,29 @@
 
 ``engage.goalcache.refresh`` (run by fetch, import, label, demo, train and the dashboard's own
 corrections just before their store closes) writes ``<db>.dashboard``: what the first frame
-shows (today with the streak, the 30-day series and label mix, the mentions behind the waiting
-list, the newest page of posts) and the database's signature as the writer left it. ``load``
-turns it into the same ``Overview`` and ``PostsPage`` the full reads give, with one JSON read and
-no DuckDB, but only when it still describes the database at this moment:
+shows (today with the streak, the posts of every day of the last 90 and of the days after per
+platform and label, the mentions behind the waiting list, the newest page of posts) and the
+database's signature as the writer left it. ``load`` turns it into the same ``Overview`` and
+``PostsPage`` the full reads give, with one JSON read and no DuckDB, but only when it still
+describes the database at this moment:
 
 - the database's signature (size and modification time of the file, no write-ahead log) is the
   one recorded, so nothing has written it since;
 - the settings it was computed with (zone, end of day, goal, waiting days) are the config's;
-- "now" is in the same local day or the next one (the summary holds the series and the label
-  mix of both ranges), and not before the summary's own "now".
+- "now" is not before the summary's own "now".
 
-Otherwise it gives ``None`` and the dashboard reads in full. Only the waiting list depends on
-the time it is looked at; the summary holds the mentions behind it, and ``waiting_at`` applies
-``engage.goals.waiting_for_you``'s rule at the dashboard's "now" (a test checks they agree).
-The app shows this first, then reads everything again in full in its worker threads.
+Then any later day works: the series, the label mix and the rolling seven days of the range
+ending with that day are sums of the summary's days (a day after the newest post has none), the
+streak follows ``goals.day_status``'s walk (today counts once reached; a closed day that missed
+the goal ends it; at the summary's day it carries on with the streak recorded there). It gives
+``None`` (the dashboard reads in full) when that is not exact: a range reaching before the days
+the summary holds, a label mix across a change of time zone, a later day that already has
+genuine posts (dated ahead: their people are not in the summary), a zone the database had not
+recorded yet (its days would start from the day the dashboard opens). Only the waiting list
+depends on the time it is looked at; the summary holds the mentions behind it, and
+``waiting_at`` applies ``engage.goals.waiting_for_you``'s rule at the dashboard's "now" (a test
+checks they agree). The app shows this first, then reads everything again in full in its worker
+threads.
 
 Standard library only (plus ``engage.goalcache``, itself standard library at import).
 """
@@ -25,9 +33,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +48,14 @@ from engage.dashboard.model import (
     TodaySummary,
     db_signature,
 )
-from engage.vocab import Waiting, WaitingSummary
+from engage.vocab import LABELS, Waiting, WaitingSummary
 
 if TYPE_CHECKING:
     from engage.config import Config
 
 log = logging.getLogger(__name__)
+
+LABELS_AND_UNLABELLED = {*LABELS, "unlabelled"}
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ def _signature(value: Any) -> Signature:
 def load(db: Path, config: Config, now: datetime, days: int) -> FirstPaint | None:
     """The first frame of the dashboard on ``db`` at ``now`` showing ``days`` days, from the
     summary; ``None`` when there is none or it does not describe the database at ``now``."""
-    if days != goalcache.DASHBOARD_DAYS:
+    if days < 1:
         return None
     snap = read(db)
     if snap is None:
@@ -168,6 +178,107 @@ def load(db: Path, config: Config, now: datetime, days: int) -> FirstPaint | Non
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # not engage's
         log.debug("dashboard summary of %s not used", db, exc_info=True)
         return None
+
+
+def day_of(now: datetime, tz: tzinfo, day_end_hour: int) -> date:
+    """``goals.DayClock.day_of`` for a clock with one zone: the local day ``now`` is in (days
+    start at ``day_end_hour`` local time, so DST days last 23 or 25 hours)."""
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, time(day_end_hour), tzinfo=tz).astimezone(UTC)
+
+    day = (now.astimezone(tz) - timedelta(hours=day_end_hour)).date()
+    for _ in range(4):
+        begins = start(day)
+        if now < begins:
+            day -= timedelta(days=1)
+        elif now >= max(begins, start(day + timedelta(days=1))):
+            day += timedelta(days=1)
+        else:
+            break
+    return day
+
+
+class Days:
+    """The summary's days (``daily``): per day the series' figures, and the posts per platform
+    and label that the label mix sums."""
+
+    def __init__(self, daily: dict[str, Any], platforms: Sequence[str]) -> None:
+        self.first = date.fromisoformat(daily["first"])
+        self.points: list[Any] = daily["points"]
+        self.counts: list[Any] = daily["counts"]
+        if len(self.counts) != len(self.points):
+            raise ValueError("the summary's days do not match")
+        self.last = self.first + timedelta(days=len(self.points) - 1)
+        self.complete = bool(daily["complete"])
+        self.breaks = {date.fromisoformat(d) for d in daily["breaks"]}
+        self.labels = [str(lb) for lb in daily["labels"]]
+        self.platforms = [str(p) for p in platforms]
+        if set(self.labels) != LABELS_AND_UNLABELLED:
+            raise ValueError("the summary counts other labels")
+
+    def known(self, first: date, last: date) -> bool:
+        """Whether every day from ``first`` to ``last`` is in the summary, or known to have no
+        posts."""
+        return first >= self.first and (last <= self.last or self.complete)
+
+    def _index(self, day: date) -> int:
+        i = (day - self.first).days
+        if i < 0:
+            raise ValueError(f"{day} is before the summary's days")
+        return i
+
+    def point(self, day: date) -> DayPoint:
+        i = self._index(day)
+        if i >= len(self.points):
+            return DayPoint(day, 0, 0, 0)
+        genuine, total, unlabelled = self.points[i]
+        return DayPoint(day, int(genuine), int(total), int(unlabelled))
+
+    def mix(self, first: date, last: date) -> dict[str, dict[str, int]] | None:
+        """``goals.label_mix`` over the days ``first`` .. ``last`` (None across a break)."""
+        if any(first <= b < last for b in self.breaks):
+            return None
+        width = len(self.labels)
+        sums = [[0] * width for _ in self.platforms]
+        for i in range(self._index(first), min(self._index(last), len(self.counts) - 1) + 1):
+            per = self.counts[i]
+            if per == 0:
+                continue
+            if len(per) != len(self.platforms):
+                raise ValueError("a day of the summary does not list every platform")
+            for acc, c in zip(sums, per, strict=True):
+                if c == 0:
+                    continue
+                if len(c) != width:
+                    raise ValueError("a day of the summary does not count every label")
+                for k, n in enumerate(c):
+                    acc[k] += int(n)
+        return {
+            p: {lb: n for lb, n in zip(self.labels, acc, strict=True)}
+            for p, acc in zip(self.platforms, sums, strict=True)
+            if any(acc)
+        }
+
+
+def streak_at(
+    day: date, summary_day: date, summary_streak: int, genuine: Callable[[date], int], goal: Goal
+) -> int:
+    """``goals.day_status``'s streak on ``day`` (still open), on or after the summary's day:
+    days reaching ``goal.min`` back from ``day`` (an open day below it does not break it, a
+    closed one does); at the summary's day, once closed, the streak recorded there (which
+    counted it, open, only if reached) carries on if it reached the goal."""
+    if day == summary_day:
+        return summary_streak
+    streak = 0
+    d = day
+    while d > summary_day:
+        if genuine(d) >= goal.min:
+            streak += 1
+        elif d != day:
+            return streak
+        d -= timedelta(days=1)
+    return streak + summary_streak if genuine(summary_day) >= goal.min else streak
 
 
 def _load(
@@ -186,43 +297,52 @@ def _load(
         return None  # a clock behind the summary's
     settings = snap["settings"]
     goal = Goal(int(settings["goal"][0]), int(settings["goal"][1]))
-    points = [DayPoint(date.fromisoformat(d), g, t, u) for d, g, t, u in snap["series"]]
-    if len(points) != days + 1 or points[-2].day.isoformat() != snap["day"]:
+    summary_day = date.fromisoformat(snap["day"])
+    at = now.timestamp()
+    if snap["day_start"] <= at < snap["day_end"]:
+        today = summary_day
+    elif not snap["clock_fixed"]:
+        return None  # the days from today on start where the configured zone is first recorded
+    else:
+        from zoneinfo import ZoneInfo
+
+        today = day_of(now, ZoneInfo(str(settings["timezone"])), int(settings["day_end_hour"]))
+        if today <= summary_day:
+            return None  # not the summary's clock
+    platforms = [str(p) for p in snap["platforms"]]
+    counts = Days(snap["daily"], platforms)
+    first = today - timedelta(days=max(days, 7) - 1)
+    if not counts.known(first, today):
         return None
+    series = [counts.point(first + timedelta(days=i)) for i in range(max(days, 7))]
+    mix = counts.mix(series[-days].day, today)
+    if mix is None:
+        return None
+    count = series[-1].genuine
     streak = snap.get("streak")
     people = snap.get("people")
-    at = now.timestamp()
-    if snap["day_start"] <= at < snap["day_end"]:  # the summary's day
-        series, mix, status = points[:-1], snap["mix"], str(snap["status"])
-    elif snap["next"]["day_start"] <= at < snap["next"]["day_end"]:  # the day after
-        series, mix = points[1:], snap["next"]["mix"]
-        today, yesterday = series[-1], series[-2]
-        if today.genuine:
+    if today != summary_day:
+        if count:
             return None  # posts dated ahead of the writer: their people are not in the summary
-        status = goal_status(goal, today.genuine)
-        # goals.day_status's streak walk: today is open (it counts once reached), yesterday
-        # closed (reached, it carries the streak the summary had; else the streak is 0)
+        people = [] if people is not None else None
         if streak is not None:
-            carried = int(streak) if yesterday.genuine >= goal.min else 0
-            streak = carried + (1 if today.genuine >= goal.min else 0)
-        people = []
-    else:
-        return None  # a later day
+            streak = streak_at(
+                today, summary_day, int(streak), lambda d: counts.point(d).genuine, goal
+            )
     waiting = waiting_at(
         snap["mentions"], now, int(settings["waiting_days"]), int(snap["answer_days"])
     )
     today_summary = TodaySummary(
-        day=series[-1].day,
+        day=today,
         goal=goal,
-        count=series[-1].genuine,
-        status=status,
+        count=count,
+        status=goal_status(goal, count),
         rolling_7d=sum(p.genuine for p in series[-7:]),
         waiting=waiting,
         streak_days=None if streak is None else int(streak),
         people=None if people is None else [str(p) for p in people],
     )
-    mix = {str(p): {str(k): int(n) for k, n in m.items()} for p, m in mix.items()}
-    overview = Overview(now, days, total, list(snap["platforms"]), today_summary, series, mix)
+    overview = Overview(now, days, total, platforms, today_summary, series[-days:], mix)
     rows = [
         PostView(
             Post(
