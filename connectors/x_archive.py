@@ -438,6 +438,26 @@ class XArchiveImporter(Importer):
                 done += len(items)
             self._check_end(js)
 
+    def stage_copies(self, folder: Path) -> list[tuple[Path, str, bool]] | None:
+        """Copies of the posts files in ``folder`` as plain JSON arrays, for a reader that
+        parses the JSON itself (the store's staged import): ``(copy, source, wrapped)`` per
+        file in reading order, ``wrapped`` when its first item is ``{"tweet": {...}}``. The
+        ``window.YTD.tweets.part0 =`` prefix and a final ``;`` become spaces. None when a
+        file's framing is not the usual one: the streaming reader then says what is wrong."""
+        out = []
+        with self._open() as files:
+            posts_files, _account_file = self._layout(files)
+            for name in posts_files:  # a cut-off file is refused before anything is saved
+                files.check_ends_with(name, b"]")
+            for k, name in enumerate(posts_files):
+                copy = folder / f"posts-{k}.json"
+                with files.open_binary(name) as src, copy.open("wb") as dst:
+                    wrapped = _copy_array(src, dst)
+                if wrapped is None or not _blank_final_semicolon(copy):
+                    return None
+                out.append((copy, f"archive:{name}", wrapped))
+        return out
+
     @staticmethod
     def _skip_prefix(js: JSONStream) -> None:
         if js.peek() != "[":
@@ -507,3 +527,71 @@ def _problem(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"no {exc.args[0]!s}"
     return str(exc)
+
+
+_COPY_CHUNK = 1 << 20
+_FRAME_HEAD = 64 * 1024
+
+
+def _copy_array(src: Any, dst: Any) -> bool | None:
+    """Copy a posts file from ``src`` to ``dst`` with its ``window.YTD...=`` prefix (and a
+    UTF-8 byte-order mark) as spaces; whether its first item looks like ``{"tweet": ...}``.
+    None when the file does not start as an X posts file does."""
+    head = src.read(_FRAME_HEAD)
+    start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    body = head[start:].lstrip()
+    if not body.startswith(b"["):
+        if not body.startswith(b"window.YTD."):
+            return None
+        eq = head.find(b"=", start)
+        if eq < 0 or not head[eq + 1 :].lstrip().startswith(b"["):
+            return None
+        start = eq + 1
+    dst.write(b" " * start)
+    dst.write(head[start:])
+    first = head[start:].lstrip()[1:].lstrip()
+    wrapped = first.startswith(b"{") and first[1:].lstrip().startswith(b'"tweet"')
+    while chunk := src.read(_COPY_CHUNK):
+        dst.write(chunk)
+    return wrapped
+
+
+def _blank_final_semicolon(path: Path) -> bool:
+    """Turn the ``;`` after the array's ``]`` into a space; False if the file does not end
+    with ``]`` (and blanks)."""
+    with path.open("r+b") as fh:
+        size = fh.seek(0, 2)
+        at = max(0, size - 64)
+        fh.seek(at)
+        tail = fh.read()
+        end = tail.rstrip(b" \t\r\n")
+        if end.endswith(b";"):
+            fh.seek(at + len(end) - 1)
+            fh.write(b" ")
+            end = end[:-1].rstrip(b" \t\r\n")
+        return end.endswith(b"]")
+
+
+def odd_tweets_to_columns(
+    rows: Sequence[tuple[int, str, str]], account: str
+) -> tuple[list[int], dict[str, Any]] | None:
+    """``tweets_to_columns`` of staged tweets given as (item number, source, raw JSON): the
+    item numbers and the columns, or None if one of them is not a valid tweet (the streaming
+    reader then reports it with its place in the file)."""
+    tweets = []
+    for _n, _source, raw in rows:
+        try:
+            tweets.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            tweets.append(json.loads(raw))  # an integer too large for orjson
+    texts = [raw.encode() for _n, _source, raw in rows]
+    try:
+        columns = tweets_to_columns(tweets, account, [s for _n, s, _r in rows], texts)
+    except _BadTweet:
+        return None
+    return [n for n, _s, _r in rows], columns
+
+
+def app_names(sources: Sequence[str | None]) -> dict[str | None, str | None]:
+    """The posting app named by each ``source`` HTML (see ``normalise_app_name``)."""
+    return {s: _app_name(s) for s in sources}

@@ -25,7 +25,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -311,7 +311,7 @@ def _default_settings() -> FeatureSettings:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Prediction:
     label: str
     confidence: float
@@ -355,20 +355,30 @@ class _Evidence:
         self.app_kind = frame.app_kind
         self.own_domain = frame.own_domain
         self.own_inferred = frame.own_domain_inferred
-        self.link_count = frame.link_count.tolist()
-        self.wording_count = frame.wording_count.tolist()
+        self.link_count = _counts(frame.link_count)
+        self.wording_count = _counts(frame.wording_count)
         self.opening = frame.opening
-        self.opening_count = frame.opening_count.tolist()
+        self.opening_count = _counts(frame.opening_count)
         self.scheduled = (st[:, 25] > 0).tolist()  # scheduled_minute
-        self.minute_count = frame.minute_count.tolist()
+        self.minute_count = _counts(frame.minute_count)
         self.reply_to_self = np.asarray(frame.reply_to_self, dtype=bool).tolist()
         self.reply_to = frame.reply_to
         self.kind_reply = (st[:, 1] > 0).tolist()
         self.kind_quote = (st[:, 2] > 0).tolist()
         self.hashtags = st[:, 14].tolist()
-        self.n_questions = frame.n_questions.tolist()
-        self.own_words = frame.own_words.tolist()
-        self.n_links = frame.n_links.tolist()
+        self.n_questions = _counts(frame.n_questions)
+        self.own_words = _counts(frame.own_words)
+        self.n_links = _counts(frame.n_links)
+
+
+def _counts(values: np.ndarray) -> list[Any]:
+    """A float array as a list; as ints when every value is a whole number (small ints are
+    shared objects: a list of a hundred thousand counts then costs its pointers only). The
+    reasons read these values through ``int``, ``round`` and comparisons only."""
+    if values.size and np.all(values == np.floor(values)) and np.abs(values).max() < 2**53:
+        out: list[Any] = values.astype(np.int64).tolist()
+        return out
+    return values.tolist()
 
 
 _MANY_HASHTAGS = math.log1p(2)
@@ -669,6 +679,8 @@ def _sha256(path: Path) -> str:
 
 
 _SCORERS: dict[int, tuple[Pipeline, LinearScorer | None]] = {}
+#: reasons remembered by their evidence while a frame is labelled (see predict_frame)
+_REASON_CACHE = 4096
 _APP_AUTOMATION = STRUCT_NAMES.index("app_automation")
 
 
@@ -710,8 +722,12 @@ def predict_frame(
     labels: list[str] = lab.tolist()
     # A history repeats its evidence (the same app, link count, words...), so the same reason
     # is built once and reused: the key is every piece of evidence build_reason reads.
+    # The cache is bounded: a history whose posts differ in some measure (links, hashtags, own
+    # words) has nearly as many keys as posts, and then it would only hold memory. Equal
+    # reasons share one string either way.
     reasons: list[str] = []
     cache: dict[tuple[Any, ...], str] = {}
+    texts: dict[str, str] = {}
     rows = zip(
         labels, rules, ev.repost_of, ev.client, ev.app_kind, ev.own_domain, ev.own_inferred,
         ev.link_count, ev.wording_count, ev.opening_count, ev.scheduled, ev.minute_count,
@@ -723,7 +739,10 @@ def predict_frame(
             key = (*key, ev.opening[i])
         reason = cache.get(key)
         if reason is None:
-            reason = cache[key] = build_reason(frame, i, key[0], key[1], ev)
+            if len(cache) >= _REASON_CACHE:
+                cache.clear()
+            reason = build_reason(frame, i, key[0], key[1], ev)
+            reason = cache[key] = texts.setdefault(reason, reason)
         reasons.append(reason)
     return [Prediction(*row) for row in zip(labels, confs, reasons, strict=True)]
 
@@ -1002,9 +1021,30 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int]:
+#: predictions made ahead for one account's posts: post ids and their predictions, in order
+Precomputed = Mapping[tuple[str, str], tuple[list[str], list[Prediction]]]
+
+
+def classify_feature_table(
+    table: Any, model: ActiveModel, settings: FeatureSettings
+) -> tuple[list[str], list[Prediction]]:
+    """The post ids of a ``Store.post_feature_table`` (one account's posts) and their
+    predictions."""
+    post_ids: list[str] = table.column("post_id").to_pylist()
+    fields = PostFields.from_arrow(table)
+    del table
+    return post_ids, classify_posts(fields, model=model, settings=settings)
+
+
+def label_new_posts(
+    store: Store, config: Config | None = None, precomputed: Precomputed | None = None
+) -> dict[str, int]:
     """Label every post that has no label yet, or whose label came from another model version
-    and is not corrected by the user. Returns the number of posts labelled per label."""
+    and is not corrected by the user. Returns the number of posts labelled per label.
+
+    ``precomputed`` may hold the predictions of an account's whole history made ahead by
+    ``classify_feature_table`` with the active model (an import labels the export while it is
+    being saved); they are used for the posts of that account that they cover."""
     model = active_model()
     targets = store.posts_needing_labels(model.version)
     if not targets:
@@ -1016,13 +1056,14 @@ def label_new_posts(store: Store, config: Config | None = None) -> dict[str, int
     counts: Counter[str] = Counter()
     with _no_cyclic_gc():
         for (platform, account), wanted in sorted(by_account.items()):
-            # the whole history as columns (context features compare a post with all others)
-            table = store.post_feature_table(platform, account)
-            post_ids: list[str] = table.column("post_id").to_pylist()
-            fields = PostFields.from_arrow(table)
-            del table
-            preds = classify_posts(fields, model=model, settings=settings)
-            del fields
+            ahead = (precomputed or {}).get((platform, account))
+            if ahead is not None and wanted <= set(ahead[0]):
+                post_ids, preds = ahead
+            else:
+                # the whole history as columns (context features compare a post with all others)
+                table = store.post_feature_table(platform, account)
+                post_ids, preds = classify_feature_table(table, model, settings)
+                del table
             if len(wanted) < len(post_ids):
                 keep = [j for j, pid in enumerate(post_ids) if pid in wanted]
                 post_ids = [post_ids[j] for j in keep]

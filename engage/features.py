@@ -767,13 +767,21 @@ class PostFields:
         def col(name: str) -> list[Any]:
             return table.column(name).to_pylist()
 
+        def shared(name: str) -> list[Any]:
+            # a column of few distinct values: one string object per value, not per row
+            encoded = table.column(name).combine_chunks().dictionary_encode()
+            values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+            codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+            out: list[Any] = values[codes].tolist()
+            return out
+
         return cls(
             text=col("text"),
-            kind=col("kind"),
-            platform=col("platform"),
-            account=col("account"),
-            client=col("client"),
-            reply_to_user=col("reply_to_user"),
+            kind=shared("kind"),
+            platform=shared("platform"),
+            account=shared("account"),
+            client=shared("client"),
+            reply_to_user=shared("reply_to_user"),
             urls=[u or () for u in col("urls")],
             n_mentions=table.column("n_mentions").to_numpy(zero_copy_only=False).astype(float),
             minute=table.column("minute").to_numpy(zero_copy_only=False).astype(np.int64),

@@ -22,17 +22,21 @@ import gc
 import hashlib
 import logging
 import queue
+import tempfile
 import threading
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from connectors import x_archive
 from connectors.base import Importer, Mention, Post, PostColumns, discover_importers
+from connectors.x_archive import XArchiveImporter
 from engage.errors import ImportFormatError, ModelError, UsageError
-from engage.store import Store, UpsertResult
+from engage.store import StagedImportRejected, StagedRange, Store, UpsertResult
 
 if TYPE_CHECKING:
     from engage.config import Config
@@ -197,11 +201,22 @@ def run_import(
     # walk them again and again for nothing (a third of the time of a large import).
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    ahead: Labeller | None = None
     try:
-        with store.bulk_writes():
-            writer = _BatchWriter(store, key, where, importer.kind, resume_from)
+        with store.bulk_writes(), tempfile.TemporaryDirectory(prefix="engage-import-") as tmp:
+            staged = None
+            if importer.columnar and isinstance(importer, XArchiveImporter):
+                staged, ahead = _stage(store, importer, account, Path(tmp), config, classify)
+            writer = _BatchWriter(
+                store, key, where, importer.kind, resume_from, queue_size=0 if staged else 1
+            )
             try:
-                if importer.columnar:
+                if staged is not None:
+                    read = _import_staged(staged, writer, batch_size, resume_from, on_progress)
+                    summary.posts = read
+                    if ahead is not None:
+                        ahead.run()  # labels the export while the writer saves it
+                elif importer.columnar:
                     read = _import_columns(importer, writer, batch_size, resume_from, on_progress)
                     summary.posts = read
                 else:
@@ -218,6 +233,7 @@ def run_import(
             ) from None
         raise
     finally:
+        store.drop_stage()
         if gc_was_enabled:
             gc.enable()
     if on_progress is not None:
@@ -230,7 +246,7 @@ def run_import(
     summary.updated = totals.updated
     summary.skipped = totals.unchanged + min(resume_from, read)
     if classify:
-        _label(store, config, summary)
+        _label(store, config, summary, ahead.result() if ahead is not None else None)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -293,6 +309,116 @@ def _import_columns(
     return read
 
 
+def _stage(
+    store: Store,
+    importer: XArchiveImporter,
+    account: str,
+    tmp: Path,
+    config: Config | None,
+    classify: bool,
+) -> tuple[int | None, Labeller | None]:
+    """Have the store parse the export (``Store.stage_x_tweets``): the number of posts staged,
+    or None if the store's reader does not take it (the streaming reader imports it then).
+    Meanwhile the classifier is loaded; when the account has no posts yet and the export no
+    repeated post, the labeller that will label the staged posts is returned too."""
+    labeller = Labeller(config) if classify else None
+    with ThreadPoolExecutor(1, thread_name_prefix="engage-stage") as pool:
+        job = pool.submit(_stage_export, store, importer, account, tmp)
+        if labeller is not None:
+            labeller.prepare()  # Python work, while DuckDB parses without the global lock
+        staged = job.result()
+    if staged is None or labeller is None:
+        return staged, None
+    if store.count_account_posts(importer.platform, account) or store.staged_duplicates():
+        return staged, None  # labels depend on stored posts: label after the import, as usual
+    labeller.account = (importer.platform, account)
+    labeller.table = store.staged_feature_table()
+    return staged, labeller
+
+
+def _stage_export(store: Store, importer: XArchiveImporter, account: str, tmp: Path) -> int | None:
+    copies = importer.stage_copies(tmp)
+    if copies is None:
+        return None
+    try:
+        count = store.stage_x_tweets(copies, account)
+    except StagedImportRejected as exc:
+        log.debug("staged reading of %s declined (%s): reading it in Python", importer.path, exc)
+        return None
+    for copy, _source, _wrapped in copies:
+        copy.unlink()  # staged: the disk space can go now
+    store.set_staged_apps(x_archive.app_names(store.staged_app_sources()))
+    odd = store.staged_odd_tweets()
+    if odd:
+        converted = x_archive.odd_tweets_to_columns(odd, account)
+        if converted is None:
+            store.drop_stage()
+            return None
+        numbers, columns = converted
+        store.replace_staged_tweets(numbers, PostColumns(columns, len(numbers)))
+    return count
+
+
+def _import_staged(
+    count: int,
+    writer: _BatchWriter,
+    batch_size: int,
+    resume_from: int,
+    on_progress: ProgressCallback | None,
+) -> int:
+    """Hand the staged posts to the writer in batches (``batch_size`` apart, as the other
+    paths cut them); the number of posts read."""
+    for start in range(0, count, batch_size):
+        read = min(start + batch_size, count)
+        if on_progress is not None:
+            for n in range(
+                start - start % PROGRESS_EVERY + PROGRESS_EVERY, read + 1, PROGRESS_EVERY
+            ):
+                on_progress(n)
+        if read <= resume_from:
+            continue
+        writer.submit(StagedRange(max(start, resume_from) + 1, read), [], read, finished=False)
+    writer.submit([], [], count, finished=True)
+    return count
+
+
+class Labeller:
+    """Labels an export's posts while the import saves them (see ``_stage``)."""
+
+    def __init__(self, config: Config | None) -> None:
+        self.config = config
+        self.account: tuple[str, str] | None = None
+        self.table: Any = None
+        self._result: tuple[list[str], list[Any]] | None = None
+        self._model: Any = None
+        self._settings: Any = None
+
+    def prepare(self) -> None:
+        from engage import classify  # imported here: scikit-learn is slow to import
+
+        try:
+            self._model = classify.active_model()
+        except ModelError:
+            return  # reported by the labelling step after the import
+        self._settings = classify.settings_from_config(self.config)
+
+    def run(self) -> None:
+        from engage import classify
+
+        if self._model is None or self.table is None:
+            return
+        post_ids: list[str] = self.table.column("post_id").to_pylist()
+        fields = classify.PostFields.from_arrow(self.table)
+        self.table = None  # the Arrow columns are not needed while the posts are labelled
+        preds = classify.classify_posts(fields, model=self._model, settings=self._settings)
+        self._result = (post_ids, preds)
+
+    def result(self) -> dict[tuple[str, str], tuple[list[str], list[Any]]] | None:
+        if self._result is None or self.account is None:
+            return None
+        return {self.account: self._result}
+
+
 class _BatchWriter:
     """Commits batches on a thread of its own while the next batch is being parsed.
 
@@ -302,12 +428,22 @@ class _BatchWriter:
     touches the store while the import runs.
     """
 
-    def __init__(self, store: Store, key: str, where: str, kind: str, resume_from: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        key: str,
+        where: str,
+        kind: str,
+        resume_from: int,
+        *,
+        queue_size: int = 1,
+    ) -> None:
         self._store = store
         self._args = (key, where, kind)
+        # batches of records wait one at a time (memory); staged ranges are tiny: all may wait
         self._queue: queue.Queue[
-            tuple[list[Post] | PostColumns, list[Mention], int, bool] | None
-        ] = queue.Queue(maxsize=1)
+            tuple[list[Post] | PostColumns | StagedRange, list[Mention], int, bool] | None
+        ] = queue.Queue(maxsize=queue_size)
         self.totals = UpsertResult()
         self.committed = resume_from
         self._error: BaseException | None = None  # raised once in the importing thread
@@ -343,7 +479,7 @@ class _BatchWriter:
 
     def submit(
         self,
-        posts: list[Post] | PostColumns,
+        posts: list[Post] | PostColumns | StagedRange,
         mentions: list[Mention],
         items_done: int,
         *,
@@ -360,7 +496,12 @@ class _BatchWriter:
         self._raise_error()
 
 
-def _label(store: Store, config: Config | None, summary: ImportSummary) -> None:
+def _label(
+    store: Store,
+    config: Config | None,
+    summary: ImportSummary,
+    precomputed: dict[tuple[str, str], tuple[list[str], list[Any]]] | None = None,
+) -> None:
     """Label the posts that have no label yet, once, after the whole import."""
     from engage import classify  # imported here: scikit-learn is slow to import
 
@@ -369,7 +510,10 @@ def _label(store: Store, config: Config | None, summary: ImportSummary) -> None:
 
         config = load_config()
     try:
-        counts = classify.label_new_posts(store, config)
+        if precomputed:
+            counts = classify.label_new_posts(store, config, precomputed)
+        else:
+            counts = classify.label_new_posts(store, config)
     except ModelError as exc:
         summary.label_failed = True
         summary.label_note = f"saved but not labelled: {exc}"

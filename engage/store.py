@@ -429,6 +429,145 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
             ) from None
 
 
+#: DuckDB's memory limit while an import writes (``Store.bulk_writes``)
+BULK_MEMORY_LIMIT = "128MB"
+
+# -- staged X archive import (see Store.stage_x_tweets) --------------------------------------
+
+_STAGE = "engage_stage"
+
+
+class StagedImportRejected(Exception):
+    """The staged reader does not take this export: import it through the Python reader."""
+
+
+@dataclass(frozen=True)
+class StagedRange:
+    """Items ``first`` to ``last`` (1-based, inclusive) of the staged export: one batch."""
+
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+
+# The fields of a tweet that become post columns, each as its JSON text (so that its type can be
+# checked: a value of another type than X writes is left to Python).
+_TWEET_SPEC = (
+    '{"id_str":"JSON","full_text":"JSON","text":"JSON","created_at":"JSON","source":"JSON",'
+    '"lang":"JSON","in_reply_to_status_id_str":"JSON","in_reply_to_screen_name":"JSON",'
+    '"entities":"JSON"}'
+)
+# connectors.x_archive._STATUS_URL for ASCII URLs (a URL with other characters is left to
+# Python, whose \w and \d and case folding are Unicode's)
+_STATUS_ID = r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/\w+/status(?:es)?/(\d+)"
+_MONTH_NAMES = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+# ``tweets_to_columns`` in SQL, for the tweets of the plain shape; ``odd`` marks the others (a
+# field of another JSON type, HTML entities in the text, a time outside the plain format, a
+# URL that is not ASCII), which Python converts. Parameters: $1 the account, $2 the sources of
+# the files.
+_STAGE_POSTS_SQL = (
+    """
+CREATE OR REPLACE TABLE {stage}.posts AS
+WITH parsed AS (
+    SELECT rowid + 1 AS n, file_no, json_transform(raw, '{spec}') AS f
+    FROM {stage}.items
+), fields AS (
+    SELECT n, file_no, f,
+        coalesce(f.full_text, f.text) AS text_json,
+        f.created_at ->> '$' AS created,
+        CASE WHEN f.entities IS NULL THEN NULL
+             ELSE json_transform(f.entities, '{{"urls":"JSON","user_mentions":"JSON"}}') END AS e
+    FROM parsed
+), lists AS (
+    SELECT *,
+        CASE WHEN e.urls IS NULL THEN [] ELSE json_type(e.urls, '$[*]') END AS url_types,
+        CASE WHEN e.urls IS NULL THEN []
+             ELSE list_transform(json_transform(e.urls, '[{{"expanded_url":"JSON"}}]'),
+                                 lambda u: u.expanded_url) END AS url_json,
+        CASE WHEN e.user_mentions IS NULL THEN [] ELSE json_type(e.user_mentions, '$[*]') END
+            AS mention_types,
+        CASE WHEN e.user_mentions IS NULL THEN []
+             ELSE list_transform(json_transform(e.user_mentions, '[{{"screen_name":"JSON"}}]'),
+                                 lambda m: m.screen_name) END AS mention_json,
+        coalesce(text_json ->> '$', '') AS text,
+        regexp_full_match(created, '.{{3}} ("""
+    + _MONTH_NAMES
+    + """) [0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [+-][0-9]{{4}} (19|20)[0-9]{{2}}')
+            AS plain_time
+    FROM fields
+), values AS (
+    SELECT *,
+        f.id_str ->> '$' AS post_id,
+        nullif(f.in_reply_to_status_id_str ->> '$', '') AS reply_to,
+        list_filter(list_transform(url_json, lambda u: u ->> '$'),
+                    lambda u: u IS NOT NULL AND u <> '') AS urls,
+        list_filter(list_transform(mention_json, lambda m: m ->> '$'),
+                    lambda m: m IS NOT NULL AND m <> '') AS mentions,
+        CASE WHEN plain_time THEN
+            try_strptime(substr(created, 27, 4) || '-' || substr(created, 5, 3) || '-'
+                         || substr(created, 9, 2) || ' ' || substr(created, 12, 8),
+                         '%Y-%b-%d %H:%M:%S')
+            - to_seconds((CASE substr(created, 21, 1) WHEN '-' THEN -1 ELSE 1 END)
+                         * (substr(created, 22, 2)::INTEGER * 3600
+                            + substr(created, 24, 2)::INTEGER * 60))
+        END AS created_at
+    FROM lists
+), typed AS (
+    SELECT *,
+        list_filter(list_transform(urls, lambda u: regexp_extract(u, '{status}', 1, 'i')),
+                    lambda q: q <> '' AND q <> post_id)[1] AS quoted,
+        (f.id_str IS NULL OR NOT starts_with(f.id_str, '"')
+         OR (text_json IS NOT NULL AND NOT starts_with(text_json, '"'))
+         OR contains(text, '&')
+         OR created_at IS NULL
+         OR (f.source IS NOT NULL AND NOT starts_with(f.source, '"'))
+         OR (f.lang IS NOT NULL AND NOT starts_with(f.lang, '"'))
+         OR (f.in_reply_to_status_id_str IS NOT NULL
+             AND NOT starts_with(f.in_reply_to_status_id_str, '"'))
+         OR (f.in_reply_to_screen_name IS NOT NULL
+             AND NOT starts_with(f.in_reply_to_screen_name, '"'))
+         OR (f.entities IS NOT NULL AND NOT starts_with(f.entities, '{{'))
+         OR (e.urls IS NOT NULL AND NOT starts_with(e.urls, '['))
+         OR (e.user_mentions IS NOT NULL AND NOT starts_with(e.user_mentions, '['))
+         OR len(list_filter(url_types, lambda t: t <> 'OBJECT')) > 0
+         OR len(list_filter(mention_types, lambda t: t <> 'OBJECT')) > 0
+         OR len(list_filter(url_json, lambda u: NOT starts_with(u, '"'))) > 0
+         OR len(list_filter(mention_json, lambda m: NOT starts_with(m, '"'))) > 0
+         OR len(list_filter(urls, lambda u: NOT regexp_full_match(u, '[\\x00-\\x7F]*'))) > 0
+        ) IS NOT false AS odd
+    FROM values
+)
+SELECT n,
+    'x' AS platform,
+    post_id,
+    $1 AS account,
+    'https://x.com/' || $1 || '/status/' || post_id AS url,
+    created_at::TIMESTAMP AS created_at,
+    text,
+    CASE WHEN starts_with(text, 'RT @') THEN 'repost' WHEN reply_to IS NOT NULL THEN 'reply'
+         WHEN quoted IS NOT NULL THEN 'quote' ELSE 'post' END AS kind,
+    CASE WHEN NOT starts_with(text, 'RT @') THEN reply_to END AS reply_to_post,
+    CASE WHEN reply_to IS NOT NULL THEN nullif(f.in_reply_to_screen_name ->> '$', '') END
+        AS reply_to_user,
+    CASE WHEN NOT starts_with(text, 'RT @') THEN quoted END AS quoted_post,
+    NULL::TEXT AS reposted_post,
+    NULL::TEXT AS thread_root,
+    urls::TEXT[] AS urls,
+    mentions::TEXT[] AS mentions,
+    NULL::TEXT AS client,
+    nullif(f.lang ->> '$', '') AS lang,
+    ($2)[file_no + 1] AS source,
+    NULL::TIMESTAMP AS fetched_at,
+    f.source ->> '$' AS source_html,
+    odd
+FROM typed
+"""
+)
+
+
 def contextmanager_method(fn: Callable[..., Iterator[None]]) -> Callable[..., Any]:
     """``contextlib.contextmanager`` for ``Store`` methods that also tracks nesting, so an
     upsert inside ``transaction()`` joins the outer transaction instead of opening its own."""
@@ -464,6 +603,7 @@ class Store:
         self.path = path
         self.read_only = read_only
         self.changed = False
+        self._staged_duplicates: bool | None = None  # see staged_duplicates
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -574,15 +714,23 @@ class Store:
 
     def _upsert(
         self,
-        table: pa.Table,
+        table: pa.Table | str,
         target: str,
         key: tuple[str, ...],
         merge: dict[str, str],
         meta: dict[str, str],
     ) -> UpsertResult:
+        """Upsert the rows of ``table`` (an Arrow table, or the name of a table of this
+        connection whose ``raw`` is compact already) into ``target``."""
         con = self.con
-        view = f"incoming_{target}"
-        con.register(view, table)
+        if isinstance(table, str):
+            view, names, raw = table, list(POST_COLUMNS), "i.raw"
+        else:
+            view, names = f"incoming_{target}", list(table.column_names)
+            # json(): raw is stored compact whatever its layout (an importer may hand over
+            # the indented text of its export instead of encoding the decoded value again)
+            raw = "json(i.raw)"
+            con.register(view, table)
         try:
             own_tx = not self._in_transaction()
             if own_tx:
@@ -603,12 +751,8 @@ class Store:
                         f"SELECT count(*) FROM {view} i SEMI JOIN {target} p USING ({using})"
                     )
                 )[0]
-                cols = ", ".join(c for c in table.column_names)
-                # json(): raw is stored compact whatever its layout (an importer may hand over
-                # the indented text of its export instead of encoding the decoded value again)
-                select_cols = ", ".join(
-                    "json(i.raw)" if c == "raw" else f"i.{c}" for c in table.column_names
-                )
+                cols = ", ".join(names)
+                select_cols = ", ".join(raw if c == "raw" else f"i.{c}" for c in names)
                 n_new = _first(
                     con.execute(
                         f"INSERT INTO {target} ({cols}) SELECT {select_cols} FROM {view} i "
@@ -617,7 +761,7 @@ class Store:
                 )[0]
                 if n_changed:
                     sets = ", ".join(f"{c} = {e}" for c, e in {**merge, **meta}.items())
-                    sets = sets.replace("i.raw", "json(i.raw)")
+                    sets = sets.replace("i.raw", raw)
                     con.execute(
                         f"UPDATE {target} AS p SET {sets} FROM {view} i SEMI JOIN _changed c "
                         f"USING ({using}) WHERE {on}"
@@ -630,7 +774,8 @@ class Store:
                     con.execute("ROLLBACK")
                 raise
         finally:
-            con.unregister(view)
+            if not isinstance(table, str):
+                con.unregister(view)
         self.changed = self.changed or bool(n_new or n_changed)
         return UpsertResult(
             new=int(n_new), updated=int(n_changed), unchanged=int(n_existing - n_changed)
@@ -762,32 +907,199 @@ class Store:
         rewrites the table's last row group at every automatic checkpoint, so at the default
         threshold (16 MB of log) a 100,000-tweet import spends more time and memory
         checkpointing than inserting. Not a transaction: each batch still commits its own."""
-        old = _first(self.con.execute("SELECT current_setting('checkpoint_threshold')"))[0]
+        old, threads, memory = _first(
+            self.con.execute(
+                "SELECT current_setting('checkpoint_threshold'), current_setting('threads'), "
+                "current_setting('memory_limit')"
+            )
+        )
         self.con.execute("SET checkpoint_threshold = '64MB'")
+        # One DuckDB thread: an import's statements are one scan each (DuckDB would not share
+        # them out), the other core runs the Python side, and every extra thread keeps memory
+        # of its own (staging a 100,000-tweet archive: 338 MB with two threads, 247 MB with one)
+        self.con.execute("SET threads = 1")
+        # and a small buffer pool: what does not fit (a staged export) goes to temporary files
+        self.con.execute(f"SET memory_limit = '{BULK_MEMORY_LIMIT}'")
         try:
             yield
         finally:
             self.con.execute(f"SET checkpoint_threshold = '{old}'")
+            self.con.execute(f"SET threads = {int(threads)}")
+            self.con.execute(f"SET memory_limit = '{memory}'")
 
     def commit_import_batch(
         self,
         import_key: str,
         path: str,
         kind: str,
-        posts: Sequence[Post] | PostColumns,
+        posts: Sequence[Post] | PostColumns | StagedRange,
         mentions: Sequence[Mention],
         items_done: int,
         finished: bool,
     ) -> UpsertResult:
         """One batch of an import with its progress, in one transaction."""
         with self.transaction():
-            if isinstance(posts, PostColumns):
+            if isinstance(posts, StagedRange):
+                result = self._upsert_staged(posts)
+            elif isinstance(posts, PostColumns):
                 result = self.upsert_post_columns(posts)
             else:
                 result = self.upsert_posts(posts)
             result = result + self.upsert_mentions(mentions)
             self.set_import_progress(import_key, path, kind, items_done, finished)
         return result
+
+    # -- staged imports (an export parsed by DuckDB itself) ---------------------------------
+    #
+    # An X archive's posts files are JSON arrays that DuckDB's own JSON reader parses far faster
+    # than Python, without Python's global lock. The tweets are read into an in-memory database
+    # attached to this connection (nothing of it reaches the database file), turned into the
+    # post columns there, and committed batch by batch like any import. ``tweets_to_columns`` is
+    # the definition: the SQL below takes only the tweets whose every field has the plain shape
+    # X writes (and flags the others, which Python converts with that function), so both give
+    # the same rows.
+
+    def stage_x_tweets(self, files: Sequence[tuple[Path, str, bool]], account: str) -> int:
+        """Read the posts files (``(path of a plain JSON array, source, wrapped)``: wrapped when
+        its items are ``{"tweet": {...}}``) into the staging database; the number of items.
+        Raises ``StagedImportRejected`` for anything the SQL does not read as Python would
+        (malformed JSON, an item that is not a tweet object): the caller imports the export
+        through its Python reader then, which says precisely what is wrong."""
+        con = self.con
+        self._staged_duplicates = None
+        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_STAGE}")
+        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.items (file_no INTEGER, raw JSON)")
+        try:
+            for file_no, (path, _source, wrapped) in enumerate(files):
+                # the wrapped tweet comes out compact; json() makes any other item compact
+                item = "json->'tweet'" if wrapped else "json(json)"
+                con.execute(
+                    f"INSERT INTO {_STAGE}.items SELECT ?, {item} "
+                    "FROM read_json_objects(?, format = 'array')",
+                    [file_no, str(path)],
+                )
+            n_items, n_odd = _first(
+                con.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE raw IS NULL OR NOT "
+                    f"starts_with(raw, '{{') OR (NOT ? AND contains(raw, '\"tweet\":'))) "
+                    f"FROM {_STAGE}.items",
+                    [all(w for _p, _s, w in files)],
+                )
+            )
+            if n_odd:
+                raise StagedImportRejected(f"{n_odd} items are not plain tweet objects")
+            sources = [source for _p, source, _w in files]
+            con.execute(
+                _STAGE_POSTS_SQL.format(stage=_STAGE, spec=_TWEET_SPEC, status=_STATUS_ID),
+                [account, sources],
+            )
+        except duckdb.Error as exc:
+            self.drop_stage()
+            raise StagedImportRejected(str(exc).splitlines()[0]) from None
+        return int(n_items)
+
+    def staged_odd_tweets(self) -> list[tuple[int, str, str]]:
+        """(item number, source, raw JSON) of the staged tweets the SQL left to Python."""
+        rows = self.con.execute(
+            f"SELECT p.n, p.source, i.raw FROM {_STAGE}.posts p "
+            f"JOIN {_STAGE}.items i ON i.rowid + 1 = p.n WHERE p.odd ORDER BY p.n"
+        ).fetchall()
+        return [(int(n), str(s), str(r)) for n, s, r in rows]
+
+    def replace_staged_tweets(self, numbers: Sequence[int], posts: PostColumns) -> None:
+        """Put Python's conversion (``posts``, in the order of ``numbers``) in place of the
+        staged rows ``numbers``."""
+        table = post_columns_to_arrow(posts, dedupe=False).append_column(
+            "n", pa.array(numbers, pa.int64())
+        )
+        con = self.con
+        con.register("incoming_staged", table)
+        try:
+            con.execute(f"DELETE FROM {_STAGE}.posts WHERE odd")
+            cols = ", ".join(c for c in POST_COLUMNS if c != "raw")  # raw: the staged item
+            con.execute(
+                f"INSERT INTO {_STAGE}.posts (n, {cols}, source_html, odd) "
+                f"SELECT n, {cols}, NULL, false FROM incoming_staged"
+            )
+        finally:
+            con.unregister("incoming_staged")
+
+    def staged_app_sources(self) -> list[str | None]:
+        """The distinct ``source`` HTML of the staged tweets whose app is still to be named."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT source_html FROM {_STAGE}.posts WHERE NOT odd"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def set_staged_apps(self, apps: dict[str | None, str | None]) -> None:
+        """Name the posting app of every staged tweet from its ``source`` HTML."""
+        table = pa.table(
+            {
+                "source_html": pa.array(list(apps), pa.string()),
+                "client": pa.array(list(apps.values()), pa.string()),
+            }
+        )
+        con = self.con
+        con.register("incoming_apps", table)
+        try:
+            con.execute(
+                f"UPDATE {_STAGE}.posts AS p SET client = a.client FROM incoming_apps a "
+                "WHERE p.source_html IS NOT DISTINCT FROM a.source_html AND NOT p.odd"
+            )
+        finally:
+            con.unregister("incoming_apps")
+
+    def staged_duplicates(self) -> bool:
+        """Whether a post is staged more than once (an export repeating a tweet)."""
+        if self._staged_duplicates is None:
+            row = _first(
+                self.con.execute(f"SELECT count(*) <> count(DISTINCT post_id) FROM {_STAGE}.posts")
+            )
+            self._staged_duplicates = bool(row[0])
+        return self._staged_duplicates
+
+    def staged_feature_table(self) -> pa.Table:
+        """``post_feature_table`` of the staged posts (read through a cursor of its own, so it
+        can run while this connection commits batches)."""
+        cur = self.con.cursor()
+        try:
+            return cur.sql(
+                "SELECT post_id, text, kind, platform, account, client, reply_to_user, urls, "
+                "coalesce(len(mentions), 0) AS n_mentions, minute(created_at) AS minute, "
+                f"second(created_at) AS second FROM {_STAGE}.posts "
+                "ORDER BY created_at, post_id"
+            ).to_arrow_table()
+        finally:
+            cur.close()
+
+    def drop_stage(self) -> None:
+        """Forget the staged export (idempotent)."""
+        self._staged_duplicates = None
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"DETACH DATABASE IF EXISTS {_STAGE}")
+
+    def _upsert_staged(self, batch: StagedRange) -> UpsertResult:
+        """Upsert the staged posts ``batch.first`` to ``batch.last``; a post repeated among
+        them is kept once, the last one (as ``post_columns_to_arrow`` does)."""
+        con = self.con
+        cols = ", ".join("i.raw" if c == "raw" else f"p.{c}" for c in POST_COLUMNS)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _staged_batch AS SELECT {cols} "
+            f"FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
+            "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1 "
+            + (
+                "QUALIFY row_number() OVER (PARTITION BY p.post_id ORDER BY p.n DESC) = 1"
+                if self.staged_duplicates()
+                else ""
+            ),
+            [batch.first, batch.last],
+        )
+        try:
+            return self._upsert(
+                "_staged_batch", "posts", ("platform", "post_id"), _POST_MERGE, _POST_META
+            )
+        finally:
+            con.execute("DROP TABLE IF EXISTS _staged_batch")
 
     # -- labels ----------------------------------------------------------------------------
 
@@ -916,6 +1228,15 @@ class Store:
 
     def count_posts(self) -> int:
         return int(_first(self.con.execute("SELECT count(*) FROM posts"))[0])
+
+    def count_account_posts(self, platform: str, account: str) -> int:
+        row = _first(
+            self.con.execute(
+                "SELECT count(*) FROM posts WHERE platform = ? AND account = ?",
+                [platform, account],
+            )
+        )
+        return int(row[0])
 
     def count_mentions(self) -> int:
         return int(_first(self.con.execute("SELECT count(*) FROM mentions"))[0])
@@ -1502,12 +1823,14 @@ def posts_to_arrow(posts: Sequence[Post]) -> pa.Table:
     return pa.table(cols, schema=_POST_SCHEMA)
 
 
-def post_columns_to_arrow(posts: PostColumns) -> pa.Table:
+def post_columns_to_arrow(posts: PostColumns, *, dedupe: bool = True) -> pa.Table:
     """``posts_to_arrow`` of posts already in columns; a post repeated in the batch is kept
-    once (the last one), as there."""
+    once (the last one), as there, unless ``dedupe`` is false."""
     import pyarrow.compute as pc  # here: start-up time the other commands do not need
 
     table = pa.table({c: posts.columns[c] for c in POST_COLUMNS}, schema=_POST_SCHEMA)
+    if not dedupe:
+        return table
     keys = pc.binary_join_element_wise(table["platform"], table["post_id"], "\x00")
     if pc.count_distinct(keys).as_py() != table.num_rows:
         last: dict[Any, int] = {k: i for i, k in enumerate(keys.to_pylist())}

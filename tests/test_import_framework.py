@@ -304,9 +304,13 @@ def test_labels_once_at_the_end_and_prints_the_counts(
     tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
+    ahead: list[object] = []
 
-    def label_new_posts(store: Store, config: object) -> dict[str, int]:
+    def label_new_posts(
+        store: Store, config: object, precomputed: object | None = None
+    ) -> dict[str, int]:
         calls.append(store.count_posts())
+        ahead.append(precomputed)
         return {"comment": 3, "share": 2}
 
     monkeypatch.setattr("engage.classify.label_new_posts", label_new_posts)
@@ -314,6 +318,11 @@ def test_labels_once_at_the_end_and_prints_the_counts(
     r = run_cli("--db", str(tmp_path / "e.duckdb"), "import", str(archive))
     assert r.exit_code == 0, r.stderr
     assert calls == [5]  # once, after every post was saved
+    # the posts of the new account were classified while they were being saved
+    (predicted,) = ahead
+    assert isinstance(predicted, dict) and list(predicted) == [("x", "pat_rivera")]
+    post_ids, preds = predicted[("x", "pat_rivera")]
+    assert len(post_ids) == len(preds) == 5
     assert "labelled: comment 3, share 2" in r.stdout
     r = run_cli("--db", str(tmp_path / "e.duckdb"), "import", str(archive), "--no-label")
     assert calls == [5]
