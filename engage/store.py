@@ -492,12 +492,26 @@ WITH parsed AS (
         CASE WHEN e.user_mentions IS NULL THEN []
              ELSE list_transform(json_transform(e.user_mentions, '[{{"screen_name":"JSON"}}]'),
                                  lambda m: m.screen_name) END AS mention_json,
-        coalesce(text_json ->> '$', '') AS text,
+        coalesce(text_json ->> '$', '') AS escaped,
         regexp_full_match(created, '.{{3}} ("""
     + _MONTH_NAMES
     + """) [0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [+-][0-9]{{4}} (19|20)[0-9]{{2}}')
             AS plain_time
     FROM fields
+), unescaped AS (
+    -- the archive escapes & < > as &amp; &lt; &gt; (html.unescape in Python): a text whose
+    -- every & starts one of these three is unescaped here, any other & is left to Python
+    SELECT *,
+        CASE WHEN NOT contains(escaped, '&') THEN escaped
+             ELSE replace(replace(replace(escaped, '&lt;', '<'), '&gt;', '>'), '&amp;', '&')
+        END AS text,
+        contains(escaped, '&')
+        AND length(escaped) - length(replace(escaped, '&', ''))
+            <> (length(escaped) - length(replace(escaped, '&amp;', ''))) // 5
+               + (length(escaped) - length(replace(escaped, '&lt;', ''))) // 4
+               + (length(escaped) - length(replace(escaped, '&gt;', ''))) // 4
+            AS other_entities
+    FROM lists
 ), values AS (
     SELECT *,
         f.id_str ->> '$' AS post_id,
@@ -514,14 +528,14 @@ WITH parsed AS (
                          * (substr(created, 22, 2)::INTEGER * 3600
                             + substr(created, 24, 2)::INTEGER * 60))
         END AS created_at
-    FROM lists
+    FROM unescaped
 ), typed AS (
     SELECT *,
         list_filter(list_transform(urls, lambda u: regexp_extract(u, '{status}', 1, 'i')),
                     lambda q: q <> '' AND q <> post_id)[1] AS quoted,
         (f.id_str IS NULL OR NOT starts_with(f.id_str, '"')
          OR (text_json IS NOT NULL AND NOT starts_with(text_json, '"'))
-         OR contains(text, '&')
+         OR other_entities
          OR created_at IS NULL
          OR (f.source IS NOT NULL AND NOT starts_with(f.source, '"'))
          OR (f.lang IS NOT NULL AND NOT starts_with(f.lang, '"'))
@@ -1001,8 +1015,10 @@ class Store:
     def staged_odd_tweets(self) -> list[tuple[int, str, str]]:
         """(item number, source, raw JSON) of the staged tweets the SQL left to Python."""
         rows = self.con.execute(
-            f"SELECT p.n, p.source, i.raw FROM {_STAGE}.posts p "
-            f"JOIN {_STAGE}.items i ON i.rowid + 1 = p.n WHERE p.odd ORDER BY p.n"
+            f"WITH odd AS (SELECT n, source FROM {_STAGE}.posts WHERE odd) "
+            f"SELECT odd.n, odd.source, i.raw FROM {_STAGE}.items i "
+            "JOIN odd ON i.rowid + 1 = odd.n "
+            f"WHERE i.rowid IN (SELECT n - 1 FROM odd) ORDER BY odd.n"
         ).fetchall()
         return [(int(n), str(s), str(r)) for n, s, r in rows]
 

@@ -115,8 +115,22 @@ def more_odd_tweets() -> list[dict[str, Any]]:
             ("https://t.co/g", "https://x.com/ada_l/status/555"),
         ],
     )
+    entities = [
+        tweet(str(5100 + k), text)
+        for k, text in enumerate(
+            [
+                "fish &amp; chips",  # what the archive writes for "fish & chips"
+                "a &amp;lt; b",  # one pass: "&lt;" stays
+                "&lt;&gt;&amp;&amp;amp;",
+                "AT&T",  # a bare & (left to Python)
+                "fish &amp chips",  # no semicolon: html.unescape still reads it
+                "&copy; 2024 &#x263A; &#9731;",
+                "RT @ada_l: &lt;3",
+            ]
+        )
+    ]
     return [
-        no_id_str, text_only, null_full, no_entities, empty_bits, unicode_digits, upper,
+        *entities, no_id_str, text_only, null_full, no_entities, empty_bits, unicode_digits, upper,
         no_source, rt_reply, far_future, list_entities, offsets, west, emoji, reply, self_quote,
     ]  # fmt: skip
 
@@ -160,6 +174,12 @@ def test_staged_rows_equal_the_streamed_rows(
     assert by_id["5010"]["created_at"].year == 2150
     assert by_id["5016"]["quoted_post"] == "555"
     assert by_id["3001"]["text"] == "a <b> tag"
+    texts = [by_id[str(5100 + k)]["text"] for k in range(7)]
+    assert texts == [
+        "fish & chips", "a &lt; b", "<>&&amp;", "AT&T", "fish & chips",
+        "\u00a9 2024 \u263a \u2603", "RT @ada_l: <3",
+    ]  # fmt: skip
+    assert by_id["5106"]["kind"] == "repost"
 
 
 def test_the_staged_path_is_what_a_plain_archive_takes(
@@ -300,3 +320,25 @@ def test_an_account_with_posts_is_labelled_after_the_import(
         summary = run_import(store, both)
     assert seen[0] is not None and seen[1] is None
     assert summary.labels is not None and sum(summary.labels.values()) == len(tweets) - 2
+
+
+def test_the_sql_takes_the_plain_shapes_and_leaves_the_rest_to_python(tmp_path: Path) -> None:
+    tweets = odd_tweets()[:-1] + more_odd_tweets()
+    folder = write_folder(tmp_path / "arch", x_files(tweets))
+    importer = XArchiveImporter(folder)
+    copies = importer.stage_copies(tmp_path)
+    assert copies is not None
+    with open_store(tmp_path / "e.duckdb") as store:
+        assert store.stage_x_tweets(copies, "pat_rivera") == len(tweets)
+        left = {tweets[n - 1].get("id_str", "5001") for n, _s, _r in store.staged_odd_tweets()}
+        store.drop_stage()
+    assert left == {
+        "3001",  # a space-padded day (3002's unknown weekday is read: neither checks it)
+        "5001",  # no id_str
+        "5006",  # a link with other than ASCII characters
+        "5010",  # a year outside 1900-2099
+        "5011",  # entities that are not an object
+        "5103",  # a bare &
+        "5104",  # &amp without its semicolon
+        "5105",  # other HTML entities
+    }
