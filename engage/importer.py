@@ -203,7 +203,12 @@ def run_import(
     gc.disable()
     ahead: Labeller | None = None
     try:
-        with store.bulk_writes(), tempfile.TemporaryDirectory(prefix="engage-import-") as tmp:
+        # the plain copies of the posts files go beside the database, not to /tmp (often a
+        # RAM disk); they are removed as soon as DuckDB has read them
+        with (
+            store.bulk_writes(),
+            tempfile.TemporaryDirectory(prefix=".engage-import-", dir=store.path.parent) as tmp,
+        ):
             staged = None
             if importer.columnar and isinstance(importer, XArchiveImporter):
                 staged, ahead = _stage(store, importer, account, Path(tmp), config, classify)
