@@ -600,3 +600,44 @@ def test_the_summary_finds_the_day_of_now_as_the_goal_tracker_does(tz: str) -> N
         clock = goals.DayClock(tz, hour)
         for now in instants:
             assert summary.day_of(now, zone, hour) == clock.day_of(now), (hour, now)
+
+
+async def test_days_after_the_write_the_streak_stays_on_screen_while_it_is_read_again(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three days on, the full overview has no streak (the goal cache is of another day): the
+    summary's stays shown until the streak read (held back here) gives the same."""
+    import threading
+
+    from engage.dashboard import data
+    from engage.dashboard.app import DashboardApp
+
+    refresh(db)
+    later = NOW + 3 * DAY
+    release = threading.Event()
+    slow_streak = data.load_streak
+
+    def held(*args: Any) -> Any:
+        release.wait(10)
+        return slow_streak(*args)
+
+    monkeypatch.setattr(data, "load_streak", held)
+    head = HeadStart(db, config(), later)
+    assert head.first is not None and head.first.overview.today is not None
+    expected = head.first.overview.today.streak_days
+    assert expected is not None
+    app = DashboardApp(db, config(), clock=lambda: later, poll_interval=0.1, head_start=head)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app._overview_done >= 2 and app._streak_gen >= 1:
+                break
+        assert app._overview_done >= 2 and app._streak_done < app._streak_gen  # read, held
+        assert app.overview is not None and app.overview.today is not None
+        assert app.overview.today.streak_days is None  # the full overview's
+        days = "day" if expected == 1 else "days"
+        assert f"streak {expected} {days}" in screen_texts(app)["today"]
+        release.set()
+        await settle(pilot)
+        assert app._streak is not None and app._streak.streak_days == expected
+        assert f"streak {expected} {days}" in screen_texts(app)["today"]

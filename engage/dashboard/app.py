@@ -281,6 +281,13 @@ class DashboardApp(App[None]):
         return read_outcome(self.gateway, fn)
 
     def _show_first_paint(self, first: FirstPaint) -> None:
+        today = first.overview.today
+        if today is not None and today.streak_days is not None:
+            # the full overview takes the streak from the goal cache only on the day that was
+            # written; until a streak read follows, the summary's stands in for one (it is
+            # exact for this database, this day and this count)
+            people = list(today.people or [])
+            self._streak = Streak(today.day, today.count, today.streak_days, people)
         self._overview_gen = self._posts_gen = 1
         self._overview_loaded(1, first.sig, "ok", first.overview)
         self._posts_loaded(1, first.sig, "ok", first.posts)
