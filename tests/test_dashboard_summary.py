@@ -618,7 +618,7 @@ async def test_days_after_the_write_the_streak_stays_on_screen_while_it_is_read_
     slow_streak = data.load_streak
 
     def held(*args: Any) -> Any:
-        release.wait(10)
+        release.wait(30)
         return slow_streak(*args)
 
     monkeypatch.setattr(data, "load_streak", held)
@@ -628,7 +628,7 @@ async def test_days_after_the_write_the_streak_stays_on_screen_while_it_is_read_
     assert expected is not None
     app = DashboardApp(db, config(), clock=lambda: later, poll_interval=0.1, head_start=head)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(200):
+        for _ in range(1000):  # up to 20 s on a busy machine
             await pilot.pause(0.02)
             if app._overview_done >= 2 and app._streak_gen >= 1:
                 break
