@@ -395,13 +395,14 @@ def build_dashboard(
     ``engage.dashboard.data.load_overview`` and ``load_posts`` (the first page, no filter) read,
     plus the streak, in a form that serves any later "now" while nothing writes:
 
-    - ``daily``: posts per local day, platform and effective label (``(*LABELS,
-      "unlabelled")``) from ``DASHBOARD_WINDOW - 1`` days before today to the day of the newest
-      post (at most ``DASHBOARD_AHEAD`` days ahead; ``complete`` says whether that reached
-      it). The series, today's count, the rolling seven days and the label mix of any range
-      inside are sums of these days, and a later day has only the posts dated ahead. ``breaks``
-      lists the days whose end is not the next day's start (a change of time zone in the
-      window): a label mix across one is not a sum of days;
+    - ``daily``: for every local day from ``DASHBOARD_WINDOW - 1`` days before today to the day
+      of the newest post (at most ``DASHBOARD_AHEAD`` days ahead; ``complete`` says whether
+      that reached it), the series' figures (``points``: genuine, total, unlabelled, as
+      ``goals.daily_series``) and the posts per platform and effective label (``counts``, as
+      ``goals.label_mix`` counts the day's range). The series, today's count and the rolling
+      seven days of any range inside are these days, its label mix their sum; a day after them
+      has no posts. ``breaks`` lists the days whose end is not the next day's start (a change
+      of time zone in the window): a label mix across one is not a sum of days;
     - ``streak`` and ``people``: ``goals.day_status``'s at ``now``; a later day walks back
       through ``daily`` to today and carries this streak on if today reached the goal;
     - ``clock_fixed``: the local days from today on do not depend on "now" (the configured
