@@ -445,18 +445,13 @@ def build_dashboard(
     platforms = store.dashboard_platforms()
     columns = [*LABELS, "unlabelled"]
     breaks = {i for i in range(n_days - 1) if ends[i] != starts[i + 1]}
-    counts: list[Any] = []
-    for i, (point, day_start, day_end) in enumerate(zip(points, starts, ends, strict=True)):
-        if not point.total and not breaks & {i - 1, i}:  # (beside a break, its range may not be)
-            counts.append(0)
-            continue
-        # the store splits a day by platform only one range at a time (about 40 ms on a
-        # million posts); days without posts, and most days after today, cost nothing
-        per = [[0] * len(columns) for _ in platforms]
-        for platform, label, n in store.goal_label_mix(day_start, day_end):
-            # a label engage does not know raises: no summary, the dashboard reads in full
-            per[platforms.index(platform)][columns.index(label or "unlabelled")] += n
-        counts.append([c if any(c) else 0 for c in per])
+    counts: list[Any] = [0] * n_days
+    for i, platform, label, n in store.goal_label_mixes(starts, ends):
+        if counts[i] == 0:
+            counts[i] = [[0] * len(columns) for _ in platforms]
+        # a label engage does not know raises: no summary, the dashboard reads in full
+        counts[i][platforms.index(platform)][columns.index(label or "unlabelled")] += n
+    counts = [c if c == 0 else [x if any(x) else 0 for x in c] for c in counts]
     if status is None:
         status = goals.day_status(store, config, now=now, with_waiting=False)
     people: dict[str, None] = {}

@@ -1592,6 +1592,30 @@ class Store:
         ).fetchall()
         return [(str(p), label, int(n)) for p, label, n in rows]
 
+    def goal_label_mixes(
+        self, starts: Sequence[datetime], ends: Sequence[datetime]
+    ) -> list[tuple[int, str, str | None, int]]:
+        """``goal_label_mix`` of many half-open UTC ranges ``[starts[i], ends[i])`` in one scan:
+        posts per (range index, platform, effective label); None = unlabelled."""
+        if not starts:
+            return []
+        s = [x.astimezone(UTC).replace(tzinfo=None) for x in starts]
+        e = [x.astimezone(UTC).replace(tzinfo=None) for x in ends]
+        rows = self.con.execute(
+            "WITH d AS (SELECT generate_subscripts($s, 1) - 1 AS i, unnest($s) AS s, "
+            "unnest($e) AS e), "
+            + self._goal_with(
+                "p.created_at >= $lo AND p.created_at < $hi", "p.platform, p.post_id, p.created_at"
+            )[len("WITH ") :]
+            + "SELECT d.i, p.platform, COALESCE(c.label, l.label), count(*) "
+            "FROM p JOIN d ON p.created_at >= d.s AND p.created_at < d.e "
+            "LEFT JOIN l ON l.platform = p.platform AND l.post_id = p.post_id "
+            "LEFT JOIN c ON c.platform = p.platform AND c.post_id = p.post_id "
+            "GROUP BY 1, 2, 3",
+            {"s": s, "e": e, "lo": min(s), "hi": max(e)},
+        ).fetchall()
+        return [(int(i), str(p), label, int(n)) for i, p, label, n in rows]
+
     def goal_posting_apps(
         self, start: datetime, end: datetime, labels: Sequence[str]
     ) -> list[tuple[str | None, str, str, int]]:

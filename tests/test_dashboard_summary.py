@@ -641,3 +641,19 @@ async def test_days_after_the_write_the_streak_stays_on_screen_while_it_is_read_
         await settle(pilot)
         assert app._streak is not None and app._streak.streak_days == expected
         assert f"streak {expected} {days}" in screen_texts(app)["today"]
+
+
+def test_the_label_mixes_of_many_ranges_are_each_ranges_label_mix(db: Path) -> None:
+    """``Store.goal_label_mixes`` (one scan, for the summary's days) counts as one
+    ``goal_label_mix`` per range, overlapping and empty ranges too."""
+    add_posts(db, post_on(DAY, "share", "ahead-1"))
+    starts = [NOW - n * DAY for n in (40, 20, 3, 2, 1)] + [NOW, NOW + HOUR, NOW + 2 * HOUR]
+    ends = [NOW - 30 * DAY, NOW, NOW - 2 * DAY, NOW - DAY, NOW, NOW, NOW + 2 * HOUR, NOW + 3 * DAY]
+    with open_store(db, read_only=True) as store:
+        got: dict[int, dict[tuple[str, str | None], int]] = {}
+        for i, platform, label, n in store.goal_label_mixes(starts, ends):
+            got.setdefault(i, {})[(platform, label)] = n
+        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            one = {(p, lb): n for p, lb, n in store.goal_label_mix(s, e)}
+            assert got.get(i, {}) == one, i
+    assert got[1] and got[7]  # not all empty
