@@ -334,8 +334,14 @@ def _stage(
         staged = job.result()
     if staged is None or labeller is None:
         return staged, None
-    if store.count_account_posts(importer.platform, account) or store.staged_duplicates():
-        return staged, None  # labels depend on stored posts: label after the import, as usual
+    if (
+        store.count_account_posts(importer.platform, account)
+        or store.staged_already_stored()
+        or store.staged_duplicates()
+    ):
+        # labels depend on the stored posts (the account's history, what a stored post becomes
+        # when merged with the export's copy): label after the import, from the database
+        return staged, None
     labeller.account = (importer.platform, account)
     labeller.table = store.staged_feature_table()
     return staged, labeller
@@ -476,6 +482,10 @@ class _BatchWriter:
                 continue
             self.totals = self.totals + result
             self.committed = items_done
+            if finished:
+                # write what the import logged into the database file now, on this thread
+                # (while the posts may still be labelled), not in the next commit after it
+                self._store.checkpoint()
 
     def _raise_error(self) -> None:
         if self._error is not None:

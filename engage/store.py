@@ -915,6 +915,10 @@ class Store:
         )
         self.changed = True
 
+    def checkpoint(self) -> None:
+        """Write the write-ahead log into the database file."""
+        self.con.execute("CHECKPOINT")
+
     @contextlib.contextmanager
     def bulk_writes(self) -> Iterator[None]:
         """Checkpoint less often while a large import commits batch after batch: DuckDB
@@ -1065,6 +1069,16 @@ class Store:
         finally:
             con.unregister("incoming_apps")
 
+    def staged_already_stored(self) -> int:
+        """How many staged posts the database has already (under any account)."""
+        row = _first(
+            self.con.execute(
+                f"SELECT count(*) FROM {_STAGE}.posts p SEMI JOIN posts s "
+                "ON s.platform = p.platform AND s.post_id = p.post_id"
+            )
+        )
+        return int(row[0])
+
     def staged_duplicates(self) -> bool:
         """Whether a post is staged more than once (an export repeating a tweet)."""
         if self._staged_duplicates is None:
@@ -1099,6 +1113,28 @@ class Store:
         them is kept once, the last one (as ``post_columns_to_arrow`` does)."""
         con = self.con
         cols = ", ".join("i.raw" if c == "raw" else f"p.{c}" for c in POST_COLUMNS)
+        if not self.staged_duplicates():
+            # the usual first import: none of the batch's posts is stored yet, so it is one
+            # insert straight from the staging database (no copy of the batch, no comparison)
+            stored = _first(
+                con.execute(
+                    f"SELECT count(*) FROM {_STAGE}.posts p SEMI JOIN posts s "
+                    "ON s.platform = p.platform AND s.post_id = p.post_id "
+                    "WHERE p.n BETWEEN $1 AND $2",
+                    [batch.first, batch.last],
+                )
+            )[0]
+            if not stored:
+                new = _first(
+                    con.execute(
+                        f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) SELECT {cols} "
+                        f"FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
+                        "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1",
+                        [batch.first, batch.last],
+                    )
+                )[0]
+                self.changed = self.changed or bool(new)
+                return UpsertResult(new=int(new))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _staged_batch AS SELECT {cols} "
             f"FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "

@@ -342,3 +342,25 @@ def test_the_sql_takes_the_plain_shapes_and_leaves_the_rest_to_python(tmp_path: 
         "5104",  # &amp without its semicolon
         "5105",  # other HTML entities
     }
+
+
+def test_posts_stored_under_another_account_name_are_labelled_after_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account is new, but its posts are stored (fetched under another name): what they
+    become once merged with the archive's copies is only known after the import."""
+    seen: list[object] = []
+    real = classify.label_new_posts
+
+    def spy(store: Store, config: object = None, precomputed: object = None) -> dict[str, int]:
+        seen.append(precomputed)
+        return real(store, config, precomputed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classify, "label_new_posts", spy)
+    folder = write_folder(tmp_path / "arch", x_files())
+    with open_store(tmp_path / "e.duckdb") as store:
+        run_import(store, folder, classify=False)
+        store.con.execute("UPDATE posts SET account = 'pat_old'")
+        summary = run_import(store, folder)
+    assert seen == [None]
+    assert summary.labels is not None and sum(summary.labels.values()) == 5
