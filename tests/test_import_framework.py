@@ -433,3 +433,53 @@ def test_stream_errors_name_the_file_and_line(text: str, problem: str) -> None:
     assert problem in str(err.value)
     assert str(err.value).startswith("export.zip: data/tweets.js: ")
     assert "(line 3)" in str(err.value)
+
+
+# -- the default post columns of an importer -----------------------------------------------------
+
+
+def test_default_post_columns_hold_what_the_records_hold(tmp_path: Path) -> None:
+    from engage.store import post_columns_to_arrow, posts_to_arrow
+
+    importer = open_importer(write_zip(tmp_path / "m.zip", mastodon_files()))
+    assert not importer.columnar  # the default of connectors.base.Importer, not an override
+    records = list(importer.iter_items())
+    batches = list(importer.iter_post_columns(2))
+    assert [b.count for b in batches] == [2] * (len(records) // 2) + (
+        [len(records) % 2] if len(records) % 2 else []
+    )
+    start = 0
+    for b in batches:
+        assert (
+            post_columns_to_arrow(b).to_pylist()
+            == posts_to_arrow(records[start : start + b.count]).to_pylist()
+        )
+        start += b.count
+    assert start == len(records) > 2
+
+
+def test_default_post_columns_refuse_an_export_with_mentions(tmp_path: Path) -> None:
+    from connectors.base import Importer, Mention
+
+    class WithMentions(Importer):
+        kind = "test-mentions"
+        platform = "x"
+
+        @classmethod
+        def detect(cls, path: Path) -> bool:
+            return True
+
+        def account(self) -> str:
+            return "pat"
+
+        def iter_items(self):  # type: ignore[no-untyped-def]
+            when = datetime(2024, 1, 1, tzinfo=UTC)
+            yield Post(platform="x", account="pat", post_id="1", created_at=when)
+            yield Mention(
+                platform="x", account="pat", mention_id="2", author="sam", created_at=when
+            )
+
+    batches = WithMentions(tmp_path).iter_post_columns(1)
+    assert next(batches).count == 1  # the whole batch before the mention
+    with pytest.raises(ImportFormatError, match="mentions"):
+        next(batches)
