@@ -347,6 +347,14 @@ class XArchiveImporter(Importer):
         folder = _POSTS_FILE.match(posts[0]).group("dir")  # type: ignore[union-attr]
         return posts, f"{folder}account.js"
 
+    def _whole_posts_files(self, files: ExportFiles) -> list[str]:
+        """The posts files in reading order; a cut-off file is refused before anything of the
+        export is saved."""
+        posts_files, _account_file = self._layout(files)
+        for name in posts_files:
+            files.check_ends_with(name, b"]")
+        return posts_files
+
     def account(self) -> str:
         if self._account is not None:
             return self._account
@@ -380,9 +388,7 @@ class XArchiveImporter(Importer):
     def iter_items(self) -> Iterator[Post | Mention]:
         account = self.account()
         with self._open() as files:
-            posts_files, _account_file = self._layout(files)
-            for name in posts_files:  # a cut-off file is refused before anything is saved
-                files.check_ends_with(name, b"]")
+            posts_files = self._whole_posts_files(files)
             for name in posts_files:
                 yield from self._read_posts_file(files, name, account)
 
@@ -390,9 +396,7 @@ class XArchiveImporter(Importer):
         account = self.account()
         pending = _Pending()
         with self._open() as files:
-            posts_files, _account_file = self._layout(files)
-            for name in posts_files:  # a cut-off file is refused before anything is saved
-                files.check_ends_with(name, b"]")
+            posts_files = self._whole_posts_files(files)
             for name in posts_files:
                 for columns, count in self._read_posts_columns(files, name, account):
                     pending.add(columns, count)
@@ -446,9 +450,7 @@ class XArchiveImporter(Importer):
         file's framing is not the usual one: the streaming reader then says what is wrong."""
         out = []
         with self._open() as files:
-            posts_files, _account_file = self._layout(files)
-            for name in posts_files:  # a cut-off file is refused before anything is saved
-                files.check_ends_with(name, b"]")
+            posts_files = self._whole_posts_files(files)
             for k, name in enumerate(posts_files):
                 copy = folder / f"posts-{k}.json"
                 with files.open_binary(name) as src, copy.open("wb") as dst:

@@ -1025,15 +1025,11 @@ def _no_cyclic_gc() -> Iterator[None]:
 Precomputed = Mapping[tuple[str, str], tuple[list[str], list[Prediction]]]
 
 
-def classify_feature_table(
-    table: Any, model: ActiveModel, settings: FeatureSettings
-) -> tuple[list[str], list[Prediction]]:
-    """The post ids of a ``Store.post_feature_table`` (one account's posts) and their
-    predictions."""
+def feature_fields(table: Any) -> tuple[list[str], PostFields]:
+    """The post ids and the fields of a ``Store.post_feature_table`` (one account's posts).
+    The caller drops the table before classifying: the fields are all that is read."""
     post_ids: list[str] = table.column("post_id").to_pylist()
-    fields = PostFields.from_arrow(table)
-    del table
-    return post_ids, classify_posts(fields, model=model, settings=settings)
+    return post_ids, PostFields.from_arrow(table)
 
 
 def label_new_posts(
@@ -1042,9 +1038,10 @@ def label_new_posts(
     """Label every post that has no label yet, or whose label came from another model version
     and is not corrected by the user. Returns the number of posts labelled per label.
 
-    ``precomputed`` may hold the predictions of an account's whole history made ahead by
-    ``classify_feature_table`` with the active model (an import labels the export while it is
-    being saved); they are used for the posts of that account that they cover."""
+    ``precomputed`` may hold the predictions of an account's whole history made ahead
+    (``feature_fields`` and ``classify_posts``) with the active model (an import labels the
+    export while it is being saved); they are used for the posts of that account that they
+    cover."""
     model = active_model()
     targets = store.posts_needing_labels(model.version)
     if not targets:
@@ -1062,8 +1059,10 @@ def label_new_posts(
             else:
                 # the whole history as columns (context features compare a post with all others)
                 table = store.post_feature_table(platform, account)
-                post_ids, preds = classify_feature_table(table, model, settings)
+                post_ids, fields = feature_fields(table)
                 del table
+                preds = classify_posts(fields, model=model, settings=settings)
+                del fields
             if len(wanted) < len(post_ids):
                 keep = [j for j, pid in enumerate(post_ids) if pid in wanted]
                 post_ids = [post_ids[j] for j in keep]

@@ -39,6 +39,7 @@ from engage.errors import ImportFormatError, ModelError, UsageError
 from engage.store import StagedImportRejected, StagedRange, Store, UpsertResult
 
 if TYPE_CHECKING:
+    from engage.classify import Precomputed
     from engage.config import Config
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def run_import(
             tempfile.TemporaryDirectory(prefix=".engage-import-", dir=store.path.parent) as tmp,
         ):
             staged = None
-            if importer.columnar and isinstance(importer, XArchiveImporter):
+            if isinstance(importer, XArchiveImporter):
                 staged, ahead = _stage(store, importer, account, Path(tmp), config, classify)
             writer = _BatchWriter(
                 store, key, where, importer.kind, resume_from, queue_size=0 if staged else 1
@@ -299,11 +300,7 @@ def _import_columns(
     read = 0
     for batch in importer.iter_post_columns(batch_size):
         start, read = read, read + batch.count
-        if on_progress is not None:
-            for n in range(
-                start - start % PROGRESS_EVERY + PROGRESS_EVERY, read + 1, PROGRESS_EVERY
-            ):
-                on_progress(n)
+        _tell_progress(on_progress, start, read)
         if read <= resume_from:
             continue
         if start < resume_from:
@@ -312,6 +309,14 @@ def _import_columns(
         del batch  # only the writer holds it now: freed once committed
     writer.submit([], [], read, finished=True)
     return read
+
+
+def _tell_progress(on_progress: ProgressCallback | None, start: int, read: int) -> None:
+    """Progress for every ``PROGRESS_EVERY`` posts of a batch (posts ``start`` to ``read``)
+    once it has been read."""
+    if on_progress is not None:
+        for n in range(start - start % PROGRESS_EVERY + PROGRESS_EVERY, read + 1, PROGRESS_EVERY):
+            on_progress(n)
 
 
 def _stage(
@@ -324,8 +329,9 @@ def _stage(
 ) -> tuple[int | None, Labeller | None]:
     """Have the store parse the export (``Store.stage_x_tweets``): the number of posts staged,
     or None if the store's reader does not take it (the streaming reader imports it then).
-    Meanwhile the classifier is loaded; when the account has no posts yet and the export no
-    repeated post, the labeller that will label the staged posts is returned too."""
+    Meanwhile the classifier is loaded; when the database has neither posts of the account
+    nor any of the export's posts, and the export repeats no post, the labeller that will label
+    the staged posts is returned too."""
     labeller = Labeller(config) if classify else None
     with ThreadPoolExecutor(1, thread_name_prefix="engage-stage") as pool:
         job = pool.submit(_stage_export, store, importer, account, tmp)
@@ -381,11 +387,7 @@ def _import_staged(
     paths cut them); the number of posts read."""
     for start in range(0, count, batch_size):
         read = min(start + batch_size, count)
-        if on_progress is not None:
-            for n in range(
-                start - start % PROGRESS_EVERY + PROGRESS_EVERY, read + 1, PROGRESS_EVERY
-            ):
-                on_progress(n)
+        _tell_progress(on_progress, start, read)
         if read <= resume_from:
             continue
         writer.submit(StagedRange(max(start, resume_from) + 1, read), [], read, finished=False)
@@ -418,13 +420,12 @@ class Labeller:
 
         if self._model is None or self.table is None:
             return
-        post_ids: list[str] = self.table.column("post_id").to_pylist()
-        fields = classify.PostFields.from_arrow(self.table)
+        post_ids, fields = classify.feature_fields(self.table)
         self.table = None  # the Arrow columns are not needed while the posts are labelled
         preds = classify.classify_posts(fields, model=self._model, settings=self._settings)
         self._result = (post_ids, preds)
 
-    def result(self) -> dict[tuple[str, str], tuple[list[str], list[Any]]] | None:
+    def result(self) -> Precomputed | None:
         if self._result is None or self.account is None:
             return None
         return {self.account: self._result}
@@ -515,7 +516,7 @@ def _label(
     store: Store,
     config: Config | None,
     summary: ImportSummary,
-    precomputed: dict[tuple[str, str], tuple[list[str], list[Any]]] | None = None,
+    precomputed: Precomputed | None = None,
 ) -> None:
     """Label the posts that have no label yet, once, after the whole import."""
     from engage import classify  # imported here: scikit-learn is slow to import
@@ -525,10 +526,7 @@ def _label(
 
         config = load_config()
     try:
-        if precomputed:
-            counts = classify.label_new_posts(store, config, precomputed)
-        else:
-            counts = classify.label_new_posts(store, config)
+        counts = classify.label_new_posts(store, config, precomputed)
     except ModelError as exc:
         summary.label_failed = True
         summary.label_note = f"saved but not labelled: {exc}"

@@ -417,6 +417,13 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
             ) from None
 
 
+#: the columns the classifier reads (``Store.post_feature_table``) from ``source``
+_FEATURE_SELECT = (
+    "SELECT post_id, text, kind, platform, account, client, reply_to_user, urls, "
+    "coalesce(len(mentions), 0) AS n_mentions, minute(created_at) AS minute, "
+    "second(created_at) AS second FROM {source} ORDER BY created_at, post_id"
+)
+
 #: DuckDB's memory limit while an import writes (``Store.bulk_writes``)
 BULK_MEMORY_LIMIT = "128MB"
 
@@ -1057,12 +1064,16 @@ class Store:
         finally:
             con.unregister("incoming_apps")
 
-    def staged_already_stored(self) -> int:
-        """How many staged posts the database has already (under any account)."""
+    def staged_already_stored(self, batch: StagedRange | None = None) -> int:
+        """How many staged posts (of ``batch``, or all) the database has already, under any
+        account."""
+        first, last = (batch.first, batch.last) if batch is not None else (1, None)
         row = _first(
             self.con.execute(
                 f"SELECT count(*) FROM {_STAGE}.posts p SEMI JOIN posts s "
-                "ON s.platform = p.platform AND s.post_id = p.post_id"
+                "ON s.platform = p.platform AND s.post_id = p.post_id "
+                "WHERE p.n >= $1 AND ($2 IS NULL OR p.n <= $2)",
+                [first, last],
             )
         )
         return int(row[0])
@@ -1077,18 +1088,8 @@ class Store:
         return self._staged_duplicates
 
     def staged_feature_table(self) -> pa.Table:
-        """``post_feature_table`` of the staged posts (read through a cursor of its own, so it
-        can run while this connection commits batches)."""
-        cur = self.con.cursor()
-        try:
-            return cur.sql(
-                "SELECT post_id, text, kind, platform, account, client, reply_to_user, urls, "
-                "coalesce(len(mentions), 0) AS n_mentions, minute(created_at) AS minute, "
-                f"second(created_at) AS second FROM {_STAGE}.posts "
-                "ORDER BY created_at, post_id"
-            ).to_arrow_table()
-        finally:
-            cur.close()
+        """``post_feature_table`` of the staged posts."""
+        return self.con.sql(_FEATURE_SELECT.format(source=f"{_STAGE}.posts")).to_arrow_table()
 
     def drop_stage(self) -> None:
         """Forget the staged export (idempotent)."""
@@ -1101,32 +1102,23 @@ class Store:
         them is kept once, the last one (as ``post_columns_to_arrow`` does)."""
         con = self.con
         cols = ", ".join("i.raw" if c == "raw" else f"p.{c}" for c in POST_COLUMNS)
-        if not self.staged_duplicates():
+        rows = (
+            f"SELECT {cols} FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
+            "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1 "
+        )
+        if not self.staged_duplicates() and not self.staged_already_stored(batch):
             # the usual first import: none of the batch's posts is stored yet, so it is one
             # insert straight from the staging database (no copy of the batch, no comparison)
-            stored = _first(
+            new = _first(
                 con.execute(
-                    f"SELECT count(*) FROM {_STAGE}.posts p SEMI JOIN posts s "
-                    "ON s.platform = p.platform AND s.post_id = p.post_id "
-                    "WHERE p.n BETWEEN $1 AND $2",
+                    f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) {rows}",
                     [batch.first, batch.last],
                 )
             )[0]
-            if not stored:
-                new = _first(
-                    con.execute(
-                        f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) SELECT {cols} "
-                        f"FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
-                        "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1",
-                        [batch.first, batch.last],
-                    )
-                )[0]
-                self.changed = self.changed or bool(new)
-                return UpsertResult(new=int(new))
+            self.changed = self.changed or bool(new)
+            return UpsertResult(new=int(new))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _staged_batch AS SELECT {cols} "
-            f"FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
-            "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1 "
+            f"CREATE OR REPLACE TEMP TABLE _staged_batch AS {rows}"
             + (
                 "QUALIFY row_number() OVER (PARTITION BY p.post_id ORDER BY p.n DESC) = 1"
                 if self.staged_duplicates()
@@ -1330,10 +1322,7 @@ class Store:
         ``Post`` objects): post_id, text, kind, platform, account, client, reply_to_user,
         urls, n_mentions, minute and second of created_at, in ``created_at`` order."""
         return self.con.sql(
-            "SELECT post_id, text, kind, platform, account, client, reply_to_user, urls, "
-            "coalesce(len(mentions), 0) AS n_mentions, minute(created_at) AS minute, "
-            "second(created_at) AS second FROM posts WHERE platform = ? AND account = ? "
-            "ORDER BY created_at, post_id",
+            _FEATURE_SELECT.format(source="posts WHERE platform = ? AND account = ?"),
             params=[platform, account],
         ).to_arrow_table()
 
