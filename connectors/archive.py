@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import zipfile
 import zlib
@@ -23,6 +24,28 @@ from typing import IO, Any
 import orjson
 
 from engage.errors import ImportFormatError
+
+# 19 digits or more after a JSON delimiter: an integer that may lie beyond 64 bits, which orjson
+# reads as a float without a word (json.loads keeps it exact). Digits inside a string can match
+# as well, which only costs the slower decoder.
+_LONG_INT_TEXT = re.compile(r"[\[:,\s-][0-9]{19}")
+_LONG_INT_BYTES = re.compile(rb"[\[:,\s-][0-9]{19}")
+
+
+def loads_exact(data: str | bytes) -> Any:
+    """``orjson.loads``, or ``json.loads`` when ``data`` may hold an integer past 64 bits."""
+    if may_hold_long_int(data):
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def may_hold_long_int(data: str | bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` may hold an integer past 64 bits (see ``loads_exact``)."""
+    end = len(data) if end is None else end
+    if isinstance(data, bytes):
+        return _LONG_INT_BYTES.search(data, start, end) is not None
+    return _LONG_INT_TEXT.search(data, start, end) is not None
+
 
 # Errors that mean "the container or its compressed data is damaged".
 CONTAINER_ERRORS: tuple[type[BaseException], ...] = (
@@ -348,6 +371,8 @@ class JSONStream:
         if end < 0:
             return _NO
         end += len(closer)
+        if may_hold_long_int(buf, pos, end):
+            return _NO  # the standard decoder reads it exactly
         try:
             obj = orjson.loads(buf[pos:end])
         except orjson.JSONDecodeError:
@@ -459,8 +484,10 @@ class JSONStream:
         text = buf[pos:end]
         try:
             data = text.encode()  # once: orjson reads it, and chunk_item_bodies cuts it
+            if may_hold_long_int(data):
+                raise ValueError("an integer that orjson would read as a float")
             items = orjson.loads(b"[" + data + b"]")
-        except (orjson.JSONDecodeError, UnicodeEncodeError):
+        except (ValueError, UnicodeEncodeError):  # orjson.JSONDecodeError is a ValueError
             self._refused = True
             return None
         self._chunk = (text, self.line(pos), closer)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.archive import ExportFiles, JSONStream, container_type
+from connectors.archive import ExportFiles, JSONStream, container_type, loads_exact
 from connectors.base import Importer, Mention, Post, PostColumns
 from connectors.text import normalise_app_name
 from engage.errors import ImportFormatError
@@ -580,12 +580,7 @@ def odd_tweets_to_columns(
     """``tweets_to_columns`` of staged tweets given as (item number, source, raw JSON): the
     item numbers and the columns, or None if one of them is not a valid tweet (the streaming
     reader then reports it with its place in the file)."""
-    tweets = []
-    for _n, _source, raw in rows:
-        try:
-            tweets.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            tweets.append(json.loads(raw))  # an integer too large for orjson
+    tweets = [loads_exact(raw) for _n, _source, raw in rows]
     texts = [raw.encode() for _n, _source, raw in rows]
     try:
         columns = tweets_to_columns(tweets, account, [s for _n, s, _r in rows], texts)

@@ -435,6 +435,20 @@ def test_stream_errors_name_the_file_and_line(text: str, problem: str) -> None:
     assert "(line 3)" in str(err.value)
 
 
+@pytest.mark.parametrize("indent", [2, None])
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 2**70, -(2**100)])
+def test_integers_past_64_bits_are_read_exactly(indent: int | None, number: int) -> None:
+    """orjson reads such an integer as a float without a word: the reader must not let it."""
+    items = [{"tweet": {"id_str": "1", "n": number, "s": "id 1234567890123456789012"}}] * 3
+    text = "window.YTD.tweets.part0 = " + json.dumps(items, indent=indent)
+    js = JSONStream(io.StringIO(text), "tweets.js")
+    js.skip_past("=", "prefix")
+    assert [x for chunk in js.iter_array_chunks() for x in chunk] == items
+    js = JSONStream(io.StringIO(text), "tweets.js")
+    js.skip_past("=", "prefix")
+    assert list(js.iter_array()) == items
+
+
 # -- the default post columns of an importer -----------------------------------------------------
 
 
