@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -679,8 +680,6 @@ def _sha256(path: Path) -> str:
 
 
 _SCORERS: dict[int, tuple[Pipeline, LinearScorer | None]] = {}
-#: reasons remembered by their evidence while a frame is labelled (see predict_frame)
-_REASON_CACHE = 4096
 _APP_AUTOMATION = STRUCT_NAMES.index("app_automation")
 
 
@@ -720,30 +719,14 @@ def predict_frame(
     ev = _Evidence(frame)
     confs = np.round(conf, 4).tolist()
     labels: list[str] = lab.tolist()
-    # A history repeats its evidence (the same app, link count, words...), so the same reason
-    # is built once and reused: the key is every piece of evidence build_reason reads.
-    # The cache is bounded: a history whose posts differ in some measure (links, hashtags, own
-    # words) has nearly as many keys as posts, and then it would only hold memory. Equal
-    # reasons share one string either way.
-    reasons: list[str] = []
-    cache: dict[tuple[Any, ...], str] = {}
+    # Equal reasons share one string (a history repeats its evidence: the same app, the same
+    # repost target...), so a hundred thousand labels hold tens of thousands of strings.
     texts: dict[str, str] = {}
-    rows = zip(
-        labels, rules, ev.repost_of, ev.client, ev.app_kind, ev.own_domain, ev.own_inferred,
-        ev.link_count, ev.wording_count, ev.opening_count, ev.scheduled, ev.minute_count,
-        ev.reply_to_self, ev.reply_to, ev.kind_reply, ev.kind_quote, ev.hashtags,
-        ev.n_questions, ev.own_words, ev.n_links, strict=True,
-    )  # fmt: skip
-    for i, key in enumerate(rows):
-        if key[9] >= 3:  # opening_count: the reason may quote the opening words
-            key = (*key, ev.opening[i])
-        reason = cache.get(key)
-        if reason is None:
-            if len(cache) >= _REASON_CACHE:
-                cache.clear()
-            reason = build_reason(frame, i, key[0], key[1], ev)
-            reason = cache[key] = texts.setdefault(reason, reason)
-        reasons.append(reason)
+    share_text = texts.setdefault
+    reasons = [
+        share_text(reason, reason)
+        for reason in map(build_reason, repeat(frame), range(n), labels, rules, repeat(ev))
+    ]
     return [Prediction(*row) for row in zip(labels, confs, reasons, strict=True)]
 
 
@@ -1043,18 +1026,26 @@ def label_new_posts(
     export while it is being saved); they are used for the posts of that account that they
     cover."""
     model = active_model()
-    targets = store.posts_needing_labels(model.version)
-    if not targets:
+    ahead_ids = {key: ids for key, (ids, _preds) in (precomputed or {}).items()}
+    # counted, not listed: an import's predictions made ahead usually cover every post that
+    # needs a label, and a list of a hundred thousand ids would be read for nothing
+    needing = store.count_posts_needing_labels(model.version, ahead_ids)
+    if not needing:
         return {}
     settings = settings_from_config(config)
-    by_account: dict[tuple[str, str], set[str]] = {}
-    for platform, account, post_id in targets:
-        by_account.setdefault((platform, account), set()).add(post_id)
     counts: Counter[str] = Counter()
     with _no_cyclic_gc():
-        for (platform, account), wanted in sorted(by_account.items()):
+        for (platform, account), (n_needing, not_ahead) in sorted(needing.items()):
             ahead = (precomputed or {}).get((platform, account))
-            if ahead is not None and wanted <= set(ahead[0]):
+            wanted: set[str] | None = None
+            if ahead is None or not_ahead or n_needing < len(ahead[0]):
+                wanted = {
+                    post_id
+                    for _p, _a, post_id in store.posts_needing_labels(
+                        model.version, platform, account
+                    )
+                }
+            if ahead is not None and not not_ahead:
                 post_ids, preds = ahead
             else:
                 # the whole history as columns (context features compare a post with all others)
@@ -1063,7 +1054,7 @@ def label_new_posts(
                 del table
                 preds = classify_posts(fields, model=model, settings=settings)
                 del fields
-            if len(wanted) < len(post_ids):
+            if wanted is not None and len(wanted) < len(post_ids):
                 keep = [j for j, pid in enumerate(post_ids) if pid in wanted]
                 post_ids = [post_ids[j] for j in keep]
                 preds = [preds[j] for j in keep]

@@ -1114,6 +1114,7 @@ class _OpeningWords(Sequence[str]):
     def __init__(self, mtexts: list[str], spans: np.ndarray) -> None:
         self._mtexts = mtexts
         self._spans = spans
+        self._cols: list[list[int]] | None = None  # the spans as Python ints, on first use
 
     def __len__(self) -> int:
         return len(self._mtexts)
@@ -1121,7 +1122,10 @@ class _OpeningWords(Sequence[str]):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        a, b, c, d = self._spans[i].tolist()
+        if self._cols is None:
+            self._cols = self._spans.T.tolist()
+        starts, ends, starts2, ends2 = self._cols
+        a, b, c, d = starts[i], ends[i], starts2[i], ends2[i]
         if a < 0:
             return ""
         text = self._mtexts[i]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,12 +426,24 @@ _FEATURE_SELECT = (
     "second(created_at) AS second FROM {source} ORDER BY created_at, post_id"
 )
 
+#: the posts with no model label, or with a label of another model version that the user has
+#: not corrected (parameter: the active model's version)
+_NEEDING_LABELS = (
+    "SELECT p.platform, p.account, p.post_id FROM posts p "
+    "LEFT JOIN labels l USING (platform, post_id) "
+    "LEFT JOIN corrections c USING (platform, post_id) "
+    "WHERE l.label IS NULL OR (l.model_version <> $1 AND c.label IS NULL)"
+)
+
 #: DuckDB's memory limit while an import writes (``Store.bulk_writes``)
 BULK_MEMORY_LIMIT = "128MB"
 
 # -- staged X archive import (see Store.stage_x_tweets) --------------------------------------
 
 _STAGE = "engage_stage"
+#: the staged conversion runs in at most this many parts at once, of at least so many items
+_STAGE_PARTS = 4
+_STAGE_PART_ROWS = 20_000
 
 
 class StagedImportRejected(Exception):
@@ -462,13 +476,14 @@ _MONTH_NAMES = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # ``tweets_to_columns`` in SQL, for the tweets of the plain shape; ``odd`` marks the others (a
 # field of another JSON type, HTML entities in the text, a time outside the plain format, a
 # URL that is not ASCII), which Python converts. Parameters: $1 the account, $2 the sources of
-# the files.
+# the files, $3 and $4 the first and last row of the items converted (the items are converted
+# in parts side by side, see ``Store._convert_staged``).
 _STAGE_POSTS_SQL = (
     """
-CREATE OR REPLACE TABLE {stage}.posts AS
 WITH parsed AS (
     SELECT rowid + 1 AS n, file_no, json_transform(raw, '{spec}') AS f
     FROM {stage}.items
+    WHERE rowid BETWEEN $3 AND $4
 ), fields AS (
     SELECT n, file_no, f,
         coalesce(f.full_text, f.text) AS text_json,
@@ -1001,15 +1016,52 @@ class Store:
             )
             if n_odd:
                 raise StagedImportRejected(f"{n_odd} items are not plain tweet objects")
-            sources = [source for _p, source, _w in files]
-            con.execute(
-                _STAGE_POSTS_SQL.format(stage=_STAGE, spec=_TWEET_SPEC, status=_STATUS_ID),
-                [account, sources],
-            )
+            self._convert_staged(int(n_items), account, [s for _p, s, _w in files])
         except duckdb.Error as exc:
             self.drop_stage()
             raise StagedImportRejected(str(exc).splitlines()[0]) from None
         return int(n_items)
+
+    def _convert_staged(self, n_items: int, account: str, sources: list[str]) -> None:
+        """The staged items as post columns (``_STAGE_POSTS_SQL``) in ``{_STAGE}.posts``.
+
+        The items are one row group, which DuckDB converts on one thread: the conversion is
+        cut into a part per core (at least ``_STAGE_PART_ROWS`` items each), each appended by
+        its own connection (a thread of its own) to the same table, in any order (every row
+        carries its item number). Parallel appends do not conflict, and a single statement
+        would not be faster: it spends its time in per-row JSON and list functions."""
+        con = self.con
+        sql = _STAGE_POSTS_SQL.format(stage=_STAGE, spec=_TWEET_SPEC, status=_STATUS_ID)
+        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.posts AS {sql}", [account, sources, 0, -1])
+        parts = max(1, min(os.cpu_count() or 1, _STAGE_PARTS, n_items // _STAGE_PART_ROWS))
+        size = -(-n_items // parts)
+        ranges = [(lo, min(lo + size, n_items) - 1) for lo in range(0, n_items, size)]
+        insert = f"INSERT INTO {_STAGE}.posts {sql}"
+        if len(ranges) <= 1:
+            for lo, hi in ranges:
+                con.execute(insert, [account, sources, lo, hi])
+            return
+        errors: list[duckdb.Error] = []
+
+        def convert(lo: int, hi: int) -> None:
+            cursor = con.cursor()
+            try:
+                cursor.execute(insert, [account, sources, lo, hi])
+            except duckdb.Error as exc:
+                errors.append(exc)
+            finally:
+                cursor.close()
+
+        workers = [
+            threading.Thread(target=convert, args=r, name=f"engage-convert-{k}", daemon=True)
+            for k, r in enumerate(ranges)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        if errors:
+            raise errors[0]
 
     def staged_odd_tweets(self) -> list[tuple[int, str, str]]:
         """(item number, source, raw JSON) of the staged tweets the SQL left to Python."""
@@ -1236,18 +1288,45 @@ class Store:
 
     # -- classifier (issue 5) ----------------------------------------------------------------
 
-    def posts_needing_labels(self, model_version: str) -> list[tuple[str, str, str]]:
+    def posts_needing_labels(
+        self, model_version: str, platform: str | None = None, account: str | None = None
+    ) -> list[tuple[str, str, str]]:
         """(platform, account, post_id) of posts with no model label, or with a label from
-        another model version that the user has not corrected."""
+        another model version that the user has not corrected; of one account if given."""
         rows = self.con.execute(
-            "SELECT p.platform, p.account, p.post_id FROM posts p "
-            "LEFT JOIN labels l USING (platform, post_id) "
-            "LEFT JOIN corrections c USING (platform, post_id) "
-            "WHERE l.label IS NULL OR (l.model_version <> ? AND c.label IS NULL) "
-            "ORDER BY 1, 2, 3",
-            [model_version],
+            f"SELECT * FROM ({_NEEDING_LABELS}) WHERE ($2 IS NULL OR platform = $2) "
+            "AND ($3 IS NULL OR account = $3) ORDER BY 1, 2, 3",
+            [model_version, platform, account],
         ).fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    def count_posts_needing_labels(
+        self, model_version: str, known: Mapping[tuple[str, str], Sequence[str]] | None = None
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per (platform, account): how many posts ``posts_needing_labels`` would list, and
+        how many of those are not among the account's ``known`` post ids."""
+        known = known or {}
+        table = pa.table(
+            {
+                "platform": [key[0] for key, ids in known.items() for _ in ids],
+                "account": [key[1] for key, ids in known.items() for _ in ids],
+                "post_id": [post_id for ids in known.values() for post_id in ids],
+            },
+            schema=pa.schema([(c, pa.string()) for c in ("platform", "account", "post_id")]),
+        )
+        con = self.con
+        con.register("known_posts", table)
+        try:
+            rows = con.execute(
+                "SELECT n.platform, n.account, count(*), "
+                "count(*) FILTER (WHERE k.post_id IS NULL) "
+                f"FROM ({_NEEDING_LABELS}) n LEFT JOIN known_posts k "
+                "USING (platform, account, post_id) GROUP BY ALL",
+                [model_version],
+            ).fetchall()
+        finally:
+            con.unregister("known_posts")
+        return {(str(p), str(a)): (int(n), int(u)) for p, a, n, u in rows}
 
     def post_accounts(self) -> list[tuple[str, str]]:
         """Every (platform, account) that has posts."""

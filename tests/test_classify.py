@@ -288,6 +288,47 @@ def test_label_new_posts_labels_new_ones_and_never_touches_corrections(tmp_path:
     assert version.startswith("shipped-")
 
 
+def test_label_new_posts_uses_predictions_made_ahead_only_for_the_posts_they_cover(
+    tmp_path: Path,
+) -> None:
+    texts = [
+        "Anyone have a favourite way to test focus order in a big form?",
+        "Spent the morning deleting code instead of writing it. Best kind of day.",
+        "New on the blog: ten tips for faster builds https://blog.example/tips",
+    ]
+    posts = [post(f"p-{i}", t) for i, t in enumerate(texts, 1)]
+    acc = ("mastodon", "pat@mastodon.example")
+    ids = [p.post_id for p in posts]
+
+    def ahead(reason: str) -> classify.Precomputed:
+        # the marker reason shows where a saved label came from
+        return {acc: (ids, [classify.Prediction("comment", 0.9, reason) for _ in ids])}
+
+    def reasons(store: object) -> dict[str, str | None]:
+        return {v.post.post_id: v.reason for v in store.query_posts(limit=None)}  # type: ignore[attr-defined]
+
+    # every post that needs a label was labelled ahead: those labels are saved as they are
+    for sub in "abc":
+        (tmp_path / sub).mkdir()
+    with store_with(tmp_path / "a", posts) as store:
+        assert classify.label_new_posts(store, None, ahead("ahead")) == {"comment": 3}
+        assert reasons(store) == {pid: "ahead" for pid in ids}
+        assert classify.label_new_posts(store, None, ahead("again")) == {}
+    # one of them got a label meanwhile: only the other two are saved from ahead
+    with store_with(tmp_path / "b", posts) as store:
+        version = classify.active_model().version
+        store.save_labels([LabelRow("mastodon", "p-2", "ask", 0.5, "meanwhile", version)])
+        assert classify.label_new_posts(store, None, ahead("ahead")) == {"comment": 2}
+        assert reasons(store) == {"p-1": "ahead", "p-2": "meanwhile", "p-3": "ahead"}
+    # a post the predictions do not cover: the account is labelled by the model instead
+    extra = post("p-4", "Thanks, that fixed it for me too!")
+    with store_with(tmp_path / "c", [*posts, extra]) as store:
+        counts = classify.label_new_posts(store, None, ahead("ahead"))
+        assert sum(counts.values()) == 4
+        assert "ahead" not in reasons(store).values()
+        assert all(reasons(store).values())
+
+
 def test_the_stores_feature_columns_give_the_same_labels_as_post_records(tmp_path: Path) -> None:
     rows = [r for r in classify.load_corpus() if r.group.startswith("b01")][:400]
     posts = [

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+import engage.store
 from connectors.x_archive import XArchiveImporter
 from engage import classify
 from engage.errors import ImportFormatError
@@ -130,18 +132,34 @@ def more_odd_tweets() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+class CountedThread(threading.Thread):
+    started: ClassVar[list[str]] = []
+
+    def start(self) -> None:
+        CountedThread.started.append(self.name)
+        super().start()
+
+
 @pytest.mark.parametrize("pretty", [True, False])
 @pytest.mark.parametrize("wrap", [True, False])
+@pytest.mark.parametrize("parts", [1, 3])
 def test_staged_rows_equal_the_streamed_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pretty: bool, wrap: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pretty: bool, wrap: bool, parts: int
 ) -> None:
     tweets = odd_tweets() + more_odd_tweets()
     files = x_files(tweets, parts=2 if wrap else 1, pretty=pretty, wrap=wrap)
     archive = write_zip(tmp_path / "a.zip", files)
     spy = Spy(monkeypatch)
+    # the conversion in parts side by side (as on a large export), whatever the machine's cores
+    monkeypatch.setattr(engage.store, "_STAGE_PART_ROWS", len(tweets) // parts)
+    monkeypatch.setattr(engage.store.os, "cpu_count", lambda: parts)
+    monkeypatch.setattr(engage.store.threading, "Thread", CountedThread)
+    CountedThread.started = []
     with open_store(tmp_path / "staged.duckdb") as store:
         summary = run_import(store, archive, classify=False, batch_size=4)
     assert spy.kinds and set(spy.kinds[:-1]) == {"StagedRange"}  # the last one: progress only
+    conversions = [n for n in CountedThread.started if n.startswith("engage-convert-")]
+    assert len(conversions) == (parts if parts > 1 else 0)
     staged = stored(tmp_path / "staged.duckdb")
     streamed = import_streamed(monkeypatch, archive, tmp_path / "streamed.duckdb", batch_size=4)
     by_id = {row[1]: dict(zip(POST_COLUMNS, row, strict=True)) for row in staged}
