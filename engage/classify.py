@@ -1035,7 +1035,7 @@ def label_new_posts(
     settings = settings_from_config(config)
     counts: Counter[str] = Counter()
     with _no_cyclic_gc():
-        for (platform, account), (n_needing, not_ahead) in sorted(needing.items()):
+        for (platform, account), (n_needing, not_ahead, relabel) in sorted(needing.items()):
             ahead = (precomputed or {}).get((platform, account))
             wanted: set[str] | None = None
             if ahead is None or not_ahead or n_needing < len(ahead[0]):
@@ -1066,6 +1066,7 @@ def label_new_posts(
                 [p.confidence for p in preds],
                 [p.reason for p in preds],
                 model.version,
+                replace=bool(relabel),  # the posts saved are among those counted
             )
             del preds
             counts.update(labels)

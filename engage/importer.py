@@ -54,6 +54,10 @@ BATCH_SIZE = 2000
 #: DuckDB: each commit of a growing table rewrites its last row group at the next checkpoint
 #: (100,000 tweets: 4.9 s in batches of 2,000, 2.9 s in batches of 10,000).
 COLUMN_BATCH_SIZE = 10_000
+#: items per transaction of a staged import (the posts wait in DuckDB's staging database, not
+#: in Python, so a batch costs no Python memory): 100,000 tweets in batches of 25,000 import in
+#: 6.22 s against 6.51 s in batches of 10,000 (median of 4 in-process runs)
+STAGED_BATCH_SIZE = 25_000
 #: how often (in items) the progress callback is called
 PROGRESS_EVERY = 500
 
@@ -195,6 +199,7 @@ def run_import(
 
     read = 0
     writer: _BatchWriter | None = None
+    given_batch_size = batch_size
     if batch_size is None:
         batch_size = COLUMN_BATCH_SIZE if importer.columnar else BATCH_SIZE
 
@@ -218,7 +223,8 @@ def run_import(
             )
             try:
                 if staged is not None:
-                    read = _import_staged(staged, writer, batch_size, resume_from, on_progress)
+                    size = given_batch_size or STAGED_BATCH_SIZE
+                    read = _import_staged(staged, writer, size, resume_from, on_progress)
                     summary.posts = read
                     if ahead is not None:
                         ahead.run()  # labels the export while the writer saves it

@@ -429,7 +429,7 @@ _FEATURE_SELECT = (
 #: the posts with no model label, or with a label of another model version that the user has
 #: not corrected (parameter: the active model's version)
 _NEEDING_LABELS = (
-    "SELECT p.platform, p.account, p.post_id FROM posts p "
+    "SELECT p.platform, p.account, p.post_id, l.label IS NOT NULL AS relabel FROM posts p "
     "LEFT JOIN labels l USING (platform, post_id) "
     "LEFT JOIN corrections c USING (platform, post_id) "
     "WHERE l.label IS NULL OR (l.model_version <> $1 AND c.label IS NULL)"
@@ -1215,25 +1215,39 @@ class Store:
         confidences: Sequence[float],
         reasons: Sequence[str],
         model_version: str,
+        *,
+        replace: bool = True,
     ) -> int:
-        """``save_labels`` for one platform's posts given as columns (no row object per post)."""
+        """``save_labels`` for one platform's posts given as columns (no row object per post).
+        ``replace=False`` when the caller knows that none of the posts has a label yet (a
+        plain insert is faster than one that looks for a row to replace)."""
         n = len(post_ids)
         if not n:
             return 0
         unknown = set(labels) - set(LABELS)
         if unknown:
             raise ValueError(f"unknown label {sorted(unknown)[0]!r}")
-        return self._insert_labels(
+        table = pa.table(
             {
-                "platform": pa.array([platform] * n, pa.string()),
                 "post_id": pa.array(post_ids, pa.string()),
                 "label": pa.array(labels, pa.string()),
                 "confidence": pa.array(confidences, pa.float64()),
                 "reason": pa.array(reasons, pa.string()),
-                "model_version": pa.array([model_version] * n, pa.string()),
-                "labelled_at": pa.array([_now()] * n, _TS),
             }
         )
+        con = self.con
+        con.register("incoming_labels", table)
+        try:
+            with self.transaction():
+                con.execute(
+                    f"INSERT {'OR REPLACE ' if replace else ''}INTO labels "
+                    "SELECT $1, post_id, label, confidence, reason, $2, $3 FROM incoming_labels",
+                    [platform, model_version, _now()],
+                )
+        finally:
+            con.unregister("incoming_labels")
+        self.changed = True
+        return n
 
     def _insert_labels(self, columns: dict[str, Any]) -> int:
         """Insert or replace model labels given as the labels table's columns, in order."""
@@ -1294,7 +1308,8 @@ class Store:
         """(platform, account, post_id) of posts with no model label, or with a label from
         another model version that the user has not corrected; of one account if given."""
         rows = self.con.execute(
-            f"SELECT * FROM ({_NEEDING_LABELS}) WHERE ($2 IS NULL OR platform = $2) "
+            f"SELECT platform, account, post_id FROM ({_NEEDING_LABELS}) "
+            "WHERE ($2 IS NULL OR platform = $2) "
             "AND ($3 IS NULL OR account = $3) ORDER BY 1, 2, 3",
             [model_version, platform, account],
         ).fetchall()
@@ -1302,9 +1317,10 @@ class Store:
 
     def count_posts_needing_labels(
         self, model_version: str, known: Mapping[tuple[str, str], Sequence[str]] | None = None
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        """Per (platform, account): how many posts ``posts_needing_labels`` would list, and
-        how many of those are not among the account's ``known`` post ids."""
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """Per (platform, account): how many posts ``posts_needing_labels`` would list, how
+        many of those are not among the account's ``known`` post ids, and how many of them
+        have a label already (of another model version)."""
         known = known or {}
         table = pa.table(
             {
@@ -1319,14 +1335,14 @@ class Store:
         try:
             rows = con.execute(
                 "SELECT n.platform, n.account, count(*), "
-                "count(*) FILTER (WHERE k.post_id IS NULL) "
+                "count(*) FILTER (WHERE k.post_id IS NULL), count(*) FILTER (WHERE relabel) "
                 f"FROM ({_NEEDING_LABELS}) n LEFT JOIN known_posts k "
                 "USING (platform, account, post_id) GROUP BY ALL",
                 [model_version],
             ).fetchall()
         finally:
             con.unregister("known_posts")
-        return {(str(p), str(a)): (int(n), int(u)) for p, a, n, u in rows}
+        return {(str(p), str(a)): (int(n), int(u), int(r)) for p, a, n, u, r in rows}
 
     def post_accounts(self) -> list[tuple[str, str]]:
         """Every (platform, account) that has posts."""
