@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
@@ -442,22 +443,38 @@ class XArchiveImporter(Importer):
                 done += len(items)
             self._check_end(js)
 
-    def stage_copies(self, folder: Path) -> list[tuple[Path, str, bool]] | None:
+    def stage_copies(
+        self,
+        folder: Path,
+        on_part: Callable[[StagedPart], None] | None = None,
+        part_size: int | None = None,
+    ) -> list[StagedPart] | None:
         """Copies of the posts files in ``folder`` as plain JSON arrays, for a reader that
-        parses the JSON itself (the store's staged import): ``(copy, source, wrapped)`` per
-        file in reading order, ``wrapped`` when its first item is ``{"tweet": {...}}``. The
+        parses the JSON itself (the store's staged import), in reading order. The
         ``window.YTD.tweets.part0 =`` prefix and a final ``;`` become spaces. None when a
-        file's framing is not the usual one: the streaming reader then says what is wrong."""
-        out = []
+        file's framing is not the usual one: the streaming reader then says what is wrong.
+
+        With ``part_size``, a file of X's pretty layout is cut into arrays of about that many
+        bytes at the boundaries between its items (``\n  },\n  {\n``: the only place where
+        that can stand in valid JSON is between two items of the top-level array, since a
+        string holds no raw line break; a cut anywhere else leaves both parts invalid, and the
+        reader refuses them). ``on_part`` is called with each part as soon as it is written,
+        so that it can be read while the next one is copied."""
+        out: list[StagedPart] = []
+
+        def done(part: StagedPart) -> None:
+            out.append(part)
+            if on_part is not None:
+                on_part(part)
+
         with self._open() as files:
             posts_files = self._whole_posts_files(files)
             for k, name in enumerate(posts_files):
-                copy = folder / f"posts-{k}.json"
-                with files.open_binary(name) as src, copy.open("wb") as dst:
-                    wrapped = _copy_array(src, dst)
-                if wrapped is None or not _blank_final_semicolon(copy):
-                    return None
-                out.append((copy, f"archive:{name}", wrapped))
+                with files.open_binary(name) as src:
+                    if not _copy_parts(
+                        src, folder, k, f"archive:{name}", part_size or 0, len(out), done
+                    ):
+                        return None
         return out
 
     @staticmethod
@@ -535,27 +552,82 @@ _COPY_CHUNK = 1 << 20
 _FRAME_HEAD = 64 * 1024
 
 
-def _copy_array(src: Any, dst: Any) -> bool | None:
-    """Copy a posts file from ``src`` to ``dst`` with its ``window.YTD...=`` prefix (and a
-    UTF-8 byte-order mark) as spaces; whether its first item looks like ``{"tweet": ...}``.
-    None when the file does not start as an X posts file does."""
+@dataclass(frozen=True)
+class StagedPart:
+    """A plain JSON array copied from a posts file (``XArchiveImporter.stage_copies``):
+    ``file_no`` counts the posts files, ``source`` names it, ``wrapped`` when its items are
+    ``{"tweet": {...}}``."""
+
+    path: Path
+    file_no: int
+    source: str
+    wrapped: bool
+
+
+#: where two items of a posts file in X's layout meet: the comma is the array's own
+_ITEM_BOUNDARY = b"\n  },\n  {\n"
+
+
+def _copy_parts(
+    src: Any,
+    folder: Path,
+    file_no: int,
+    source: str,
+    part_size: int,
+    first_part: int,
+    done: Callable[[StagedPart], None],
+) -> bool:
+    """Copy a posts file from ``src`` into parts ``folder/posts-<n>.json`` (numbered on from
+    ``first_part``) with its ``window.YTD...=`` prefix (and a UTF-8 byte-order mark) as spaces
+    and its final ``;`` blanked, cut at item boundaries after every ``part_size`` bytes (0: one
+    part); ``done`` is called with each part once written. False when the file does not start
+    or end as an X posts file does."""
     head = src.read(_FRAME_HEAD)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     body = head[start:].lstrip()
     if not body.startswith(b"["):
         if not body.startswith(b"window.YTD."):
-            return None
+            return False
         eq = head.find(b"=", start)
         if eq < 0 or not head[eq + 1 :].lstrip().startswith(b"["):
-            return None
+            return False
         start = eq + 1
-    dst.write(b" " * start)
-    dst.write(head[start:])
     first = head[start:].lstrip()[1:].lstrip()
     wrapped = first.startswith(b"{") and first[1:].lstrip().startswith(b'"tweet"')
-    while chunk := src.read(_COPY_CHUNK):
-        dst.write(chunk)
-    return wrapped
+    number = first_part
+    path = folder / f"posts-{number}.json"
+    dst = path.open("wb")
+    try:
+        dst.write(b" " * start)
+        written = 0
+        chunk = head[start:]
+        while chunk:
+            # the first boundary once the part has its size (one that straddles two chunks is
+            # not seen: the part ends at the next one)
+            cut = (
+                chunk.find(_ITEM_BOUNDARY, max(0, part_size - written))
+                if part_size and written + len(chunk) >= part_size
+                else -1
+            )
+            if cut < 0:
+                dst.write(chunk)
+                written += len(chunk)
+                chunk = src.read(_COPY_CHUNK)
+                continue
+            dst.write(chunk[: cut + 4] + b"]")  # ends with the item's "}"
+            dst.close()
+            done(StagedPart(path, file_no, source, wrapped))
+            number += 1
+            path = folder / f"posts-{number}.json"
+            dst = path.open("wb")
+            chunk = b"[" + chunk[cut + 5 :]  # the comma becomes the next part's "["
+            written = 0
+    finally:
+        dst.close()
+    if not _blank_final_semicolon(path):
+        return False
+    done(StagedPart(path, file_no, source, wrapped))
+    return True
 
 
 def _blank_final_semicolon(path: Path) -> bool:

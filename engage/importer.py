@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors import x_archive
 from connectors.base import Importer, Mention, Post, PostColumns, discover_importers
-from connectors.x_archive import XArchiveImporter
+from connectors.x_archive import StagedPart, XArchiveImporter
 from engage.errors import ImportFormatError, ModelError, UsageError
 from engage.store import StagedImportRejected, StagedRange, Store, UpsertResult
 
@@ -58,6 +58,8 @@ COLUMN_BATCH_SIZE = 10_000
 #: in Python, so a batch costs no Python memory): 100,000 tweets in batches of 25,000 import in
 #: 6.22 s against 6.51 s in batches of 10,000 (median of 4 in-process runs)
 STAGED_BATCH_SIZE = 25_000
+#: a staged import copies the posts files in parts of about this size (see _stage_export)
+STAGE_PART_BYTES = 24 << 20
 #: how often (in items) the progress callback is called
 PROGRESS_EVERY = 500
 
@@ -360,16 +362,42 @@ def _stage(
 
 
 def _stage_export(store: Store, importer: XArchiveImporter, account: str, tmp: Path) -> int | None:
-    copies = importer.stage_copies(tmp)
-    if copies is None:
-        return None
+    # the posts files are copied in parts on one thread while the store reads the parts
+    # already copied on others (decompressing and parsing side by side)
+    parts: queue.Queue[StagedPart | None] = queue.Queue()
+    outcome: list[list[StagedPart] | None] = []
+    failure: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            outcome.append(importer.stage_copies(tmp, parts.put, STAGE_PART_BYTES))
+        except BaseException as exc:  # raised again in the importing thread below
+            failure.append(exc)
+        finally:
+            parts.put(None)
+
+    def copied() -> Iterator[StagedPart]:
+        while (part := parts.get()) is not None:
+            yield part
+
+    copier = threading.Thread(target=copy, name="engage-copy", daemon=True)
+    copier.start()
     try:
-        count = store.stage_x_tweets(copies, account)
+        count = store.stage_x_tweets(copied(), account)
     except StagedImportRejected as exc:
+        count = None
         log.debug("staged reading of %s declined (%s): reading it in Python", importer.path, exc)
+    finally:
+        copier.join()
+    if failure or not outcome or outcome[0] is None:
+        store.drop_stage()
+        if failure:
+            raise failure[0]
+        return None  # a file of unusual framing: the streaming reader says what is wrong
+    for part in outcome[0]:
+        part.path.unlink()  # staged: the disk space can go now
+    if count is None:
         return None
-    for copy, _source, _wrapped in copies:
-        copy.unlink()  # staged: the disk space can go now
     store.set_staged_apps(x_archive.app_names(store.staged_app_sources()))
     odd = store.staged_odd_tweets()
     if odd:

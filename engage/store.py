@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -444,6 +444,22 @@ _STAGE = "engage_stage"
 #: the staged conversion runs in at most this many parts at once, of at least so many items
 _STAGE_PARTS = 4
 _STAGE_PART_ROWS = 20_000
+#: posts file parts read at once (see Store.stage_x_tweets), with this memory limit meanwhile
+_STAGE_READERS = 2
+STAGE_MEMORY_LIMIT = "256MB"
+
+
+class StagedFile(Protocol):
+    """A plain JSON array of an export's items (``connectors.x_archive.StagedPart``)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def file_no(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def wrapped(self) -> bool: ...
 
 
 class StagedImportRejected(Exception):
@@ -987,39 +1003,89 @@ class Store:
     # X writes (and flags the others, which Python converts with that function), so both give
     # the same rows.
 
-    def stage_x_tweets(self, files: Sequence[tuple[Path, str, bool]], account: str) -> int:
-        """Read the posts files (``(path of a plain JSON array, source, wrapped)``: wrapped when
-        its items are ``{"tweet": {...}}``) into the staging database; the number of items.
+    def stage_x_tweets(self, parts: Iterable[StagedFile], account: str) -> int:
+        """Read the parts of the posts files (plain JSON arrays, in reading order) into the
+        staging database; the number of items. ``parts`` may be a generator that waits for
+        each part to be written: every part is read on a thread of its own as soon as it comes
+        (at most ``_STAGE_READERS`` at once, each into a table of its own), and the parts are
+        put together in order when all are read.
+
         Raises ``StagedImportRejected`` for anything the SQL does not read as Python would
         (malformed JSON, an item that is not a tweet object): the caller imports the export
         through its Python reader then, which says precisely what is wrong."""
         con = self.con
         self._staged_duplicates = None
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_STAGE}")
-        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.items (file_no INTEGER, raw JSON)")
+        limit = _first(con.execute("SELECT current_setting('memory_limit')"))[0]
+        # each reader holds its part until it commits: more room than a single reader needs
+        con.execute(f"SET memory_limit = '{STAGE_MEMORY_LIMIT}'")
+        errors: list[duckdb.Error] = []
+        slots = threading.BoundedSemaphore(_STAGE_READERS)
+        readers: list[threading.Thread] = []
+        sources: dict[int, str] = {}
+        wrapped: list[bool] = []
+
+        def read(number: int, part: StagedFile) -> None:
+            # the wrapped tweet comes out compact; json() makes any other item compact
+            item = "json->'tweet'" if part.wrapped else "json(json)"
+            try:
+                cursor = con.cursor()
+                try:
+                    cursor.execute(
+                        f"CREATE OR REPLACE TABLE {_STAGE}.part_{number} AS "
+                        f"SELECT {int(part.file_no)}::INTEGER AS file_no, {item} AS raw "
+                        "FROM read_json_objects(?, format = 'array')",
+                        [str(part.path)],
+                    )
+                finally:
+                    cursor.close()
+            except duckdb.Error as exc:
+                errors.append(exc)
+            finally:
+                slots.release()
+
         try:
-            for file_no, (path, _source, wrapped) in enumerate(files):
-                # the wrapped tweet comes out compact; json() makes any other item compact
-                item = "json->'tweet'" if wrapped else "json(json)"
-                con.execute(
-                    f"INSERT INTO {_STAGE}.items SELECT ?, {item} "
-                    "FROM read_json_objects(?, format = 'array')",
-                    [file_no, str(path)],
-                )
+            try:
+                for number, part in enumerate(parts):
+                    sources[part.file_no] = part.source
+                    wrapped.append(part.wrapped)
+                    slots.acquire()
+                    if errors:
+                        slots.release()
+                        continue  # read no more, but take every part the caller hands over
+                    reader = threading.Thread(
+                        target=read, args=(number, part), name=f"engage-read-{number}", daemon=True
+                    )
+                    readers.append(reader)
+                    reader.start()
+            finally:
+                for reader in readers:
+                    reader.join()
+            if errors:
+                raise errors[0]
+            con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.items (file_no INTEGER, raw JSON)")
+            for number in range(len(readers)):
+                # in order: an item's number is its row number in the items table
+                con.execute(f"INSERT INTO {_STAGE}.items SELECT * FROM {_STAGE}.part_{number}")
+                con.execute(f"DROP TABLE {_STAGE}.part_{number}")
             n_items, n_odd = _first(
                 con.execute(
                     f"SELECT count(*), count(*) FILTER (WHERE raw IS NULL OR NOT "
                     f"starts_with(raw, '{{') OR (NOT ? AND contains(raw, '\"tweet\":'))) "
                     f"FROM {_STAGE}.items",
-                    [all(w for _p, _s, w in files)],
+                    [all(wrapped)],
                 )
             )
             if n_odd:
                 raise StagedImportRejected(f"{n_odd} items are not plain tweet objects")
-            self._convert_staged(int(n_items), account, [s for _p, s, _w in files])
+            con.execute(f"SET memory_limit = '{limit}'")
+            files = [sources.get(k, "") for k in range(max(sources, default=-1) + 1)]
+            self._convert_staged(int(n_items), account, files)
         except duckdb.Error as exc:
             self.drop_stage()
             raise StagedImportRejected(str(exc).splitlines()[0]) from None
+        finally:
+            con.execute(f"SET memory_limit = '{limit}'")
         return int(n_items)
 
     def _convert_staged(self, n_items: int, account: str, sources: list[str]) -> None:
@@ -1034,7 +1100,7 @@ class Store:
         sql = _STAGE_POSTS_SQL.format(stage=_STAGE, spec=_TWEET_SPEC, status=_STATUS_ID)
         con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.posts AS {sql}", [account, sources, 0, -1])
         parts = max(1, min(os.cpu_count() or 1, _STAGE_PARTS, n_items // _STAGE_PART_ROWS))
-        size = -(-n_items // parts)
+        size = max(1, -(-n_items // parts))
         ranges = [(lo, min(lo + size, n_items) - 1) for lo in range(0, n_items, size)]
         insert = f"INSERT INTO {_STAGE}.posts {sql}"
         if len(ranges) <= 1:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+import engage.importer
 import engage.store
 from connectors.x_archive import XArchiveImporter
 from engage import classify
@@ -53,7 +54,7 @@ def import_streamed(
     monkeypatch: pytest.MonkeyPatch, path: Path, db: Path, **kw: Any
 ) -> list[tuple[Any, ...]]:
     with monkeypatch.context() as m:
-        m.setattr(XArchiveImporter, "stage_copies", lambda self, folder: None)
+        m.setattr(XArchiveImporter, "stage_copies", lambda self, *args: None)
         with open_store(db) as store:
             run_import(store, path, classify=False, **kw)
     return stored(db)
@@ -150,7 +151,9 @@ def test_staged_rows_equal_the_streamed_rows(
     files = x_files(tweets, parts=2 if wrap else 1, pretty=pretty, wrap=wrap)
     archive = write_zip(tmp_path / "a.zip", files)
     spy = Spy(monkeypatch)
-    # the conversion in parts side by side (as on a large export), whatever the machine's cores
+    # as on a large export: the files copied and read in parts (cut between items, pretty
+    # files only), the conversion in parts side by side, whatever the machine's cores
+    monkeypatch.setattr(engage.importer, "STAGE_PART_BYTES", 3000 if parts > 1 else 1 << 30)
     monkeypatch.setattr(engage.store, "_STAGE_PART_ROWS", len(tweets) // parts)
     monkeypatch.setattr(engage.store.os, "cpu_count", lambda: parts)
     monkeypatch.setattr(engage.store.threading, "Thread", CountedThread)
@@ -160,6 +163,12 @@ def test_staged_rows_equal_the_streamed_rows(
     assert spy.kinds and set(spy.kinds[:-1]) == {"StagedRange"}  # the last one: progress only
     conversions = [n for n in CountedThread.started if n.startswith("engage-convert-")]
     assert len(conversions) == (parts if parts > 1 else 0)
+    reads = [n for n in CountedThread.started if n.startswith("engage-read-")]
+    files_read = 2 if wrap else 1
+    if parts > 1 and pretty:
+        assert len(reads) > files_read + 5  # the 3,000-byte parts
+    else:
+        assert len(reads) == files_read
     staged = stored(tmp_path / "staged.duckdb")
     streamed = import_streamed(monkeypatch, archive, tmp_path / "streamed.duckdb", batch_size=4)
     by_id = {row[1]: dict(zip(POST_COLUMNS, row, strict=True)) for row in staged}
@@ -187,6 +196,49 @@ def test_staged_rows_equal_the_streamed_rows(
         "\u00a9 2024 \u263a \u2603", "RT @ada_l: <3",
     ]  # fmt: skip
     assert by_id["5106"]["kind"] == "repost"
+
+
+def test_a_cut_that_falls_inside_an_item_leaves_the_export_to_the_streaming_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a hand-made file whose links are laid out like the top-level items: the copy is cut at
+    # the first such place, inside the first tweet; both parts are then invalid JSON, the
+    # staged reader declines, and the export is read in Python with the same result
+    links = [("https://t.co/a", "https://a.example/1"), ("https://t.co/b", "https://a.example/2")]
+    first = tweet("7001", "two links https://t.co/a https://t.co/b", urls=links)
+    second = tweet("7002", "plain")
+    urls_json = json.dumps(first["entities"]["urls"], indent=2, separators=(",", " : "))
+    first_text = json.dumps({"tweet": first}, indent=2, separators=(",", " : ")).replace(
+        json.dumps(first["entities"]["urls"], indent=2, separators=(",", " : ")).replace(
+            "\n", "\n" + " " * 6
+        ),
+        urls_json,
+    )
+    assert "\n  },\n  {\n" in first_text  # the look-alike of an item boundary
+    body = ",\n".join(
+        [first_text, json.dumps({"tweet": second}, indent=2, separators=(",", " : "))]
+    )
+    files = x_files([second])
+    files["data/tweets.js"] = f"window.YTD.tweets.part0 = [\n{body}\n]"
+    archive = write_zip(tmp_path / "a.zip", files)
+    spy = Spy(monkeypatch)
+    with open_store(tmp_path / "whole.duckdb") as store:
+        run_import(store, archive, classify=False)
+    assert "StagedRange" in spy.kinds  # copied whole, the file is staged
+    spy.kinds.clear()
+    monkeypatch.setattr(engage.importer, "STAGE_PART_BYTES", 100)
+    with open_store(tmp_path / "staged.duckdb") as store:
+        summary = run_import(store, archive, classify=False)
+    assert "StagedRange" not in spy.kinds  # cut inside: read by the Python reader
+    assert stored(tmp_path / "whole.duckdb") == stored(tmp_path / "staged.duckdb")
+    assert summary.read == 2
+    streamed = import_streamed(monkeypatch, archive, tmp_path / "streamed.duckdb")
+    staged = stored(tmp_path / "staged.duckdb")
+    assert staged == streamed
+    assert [r[POST_COLUMNS.index("urls")] for r in staged] == [
+        ["https://a.example/1", "https://a.example/2"],
+        [],
+    ]
 
 
 def test_the_staged_path_is_what_a_plain_archive_takes(
@@ -234,7 +286,7 @@ def test_what_the_sql_declines_gets_the_streaming_readers_message(
     with open_store(tmp_path / "staged.duckdb") as store, pytest.raises(ImportFormatError) as a:
         run_import(store, archive, classify=False)
     with monkeypatch.context() as m:
-        m.setattr(XArchiveImporter, "stage_copies", lambda self, folder: None)
+        m.setattr(XArchiveImporter, "stage_copies", lambda self, *args: None)
         with (
             open_store(tmp_path / "streamed.duckdb") as store,
             pytest.raises(ImportFormatError) as b,
