@@ -423,3 +423,12 @@ def test_posts_stored_under_another_account_name_are_labelled_after_the_import(
         summary = run_import(store, folder)
     assert seen == [None]
     assert summary.labels is not None and sum(summary.labels.values()) == 5
+
+
+def test_an_archive_without_tweets_imports_nothing_and_says_so(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "a.zip", x_files([]))
+    with open_store(tmp_path / "e.duckdb") as store:
+        summary = run_import(store, archive)
+        assert store.count_posts() == 0
+    assert (summary.read, summary.new, summary.posts) == (0, 0, 0)
+    assert summary.labels == {}
