@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -491,17 +492,17 @@ _STATUS_ID = r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/\w+/status(?:es)?
 _MONTH_NAMES = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # ``tweets_to_columns`` in SQL, for the tweets of the plain shape; ``odd`` marks the others (a
 # field of another JSON type, HTML entities in the text, a time outside the plain format, a
-# URL that is not ASCII), which Python converts. Parameters: $1 the account, $2 the sources of
-# the files, $3 and $4 the first and last row of the items converted (the items are converted
-# in parts side by side, see ``Store._convert_staged``).
+# URL that is not ASCII), which Python converts. It reads the rows $4 to $5 of one part of the
+# posts files (``{part}``, see ``Store.stage_x_tweets``), whose first item is item $3 + 1 of the
+# export; $1 is the account, $2 the sources of the files. The item's JSON is kept as ``raw``.
 _STAGE_POSTS_SQL = (
     """
 WITH parsed AS (
-    SELECT rowid + 1 AS n, file_no, json_transform(raw, '{spec}') AS f
-    FROM {stage}.items
-    WHERE rowid BETWEEN $3 AND $4
+    SELECT $3 + rowid + 1 AS n, file_no, raw, json_transform(raw, '{spec}') AS f
+    FROM {stage}.{part}
+    WHERE rowid BETWEEN $4 AND $5
 ), fields AS (
-    SELECT n, file_no, f,
+    SELECT n, file_no, raw, f,
         coalesce(f.full_text, f.text) AS text_json,
         f.created_at ->> '$' AS created,
         CASE WHEN f.entities IS NULL THEN NULL
@@ -602,7 +603,8 @@ SELECT n,
     ($2)[file_no + 1] AS source,
     NULL::TIMESTAMP AS fetched_at,
     f.source ->> '$' AS source_html,
-    odd
+    odd,
+    raw
 FROM typed
 """
 )
@@ -1063,64 +1065,92 @@ class Store:
                     reader.join()
             if errors:
                 raise errors[0]
-            con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.items (file_no INTEGER, raw JSON)")
-            for number in range(len(readers)):
-                # in order: an item's number is its row number in the items table
-                con.execute(f"INSERT INTO {_STAGE}.items SELECT * FROM {_STAGE}.part_{number}")
-                con.execute(f"DROP TABLE {_STAGE}.part_{number}")
-            n_items, n_odd = _first(
+            if not readers:  # nothing to read: an empty part keeps the statements valid
+                con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.part_0 (file_no INTEGER, raw JSON)")
+            names = [f"part_{number}" for number in range(max(len(readers), 1))]
+            every = " UNION ALL ".join(f"SELECT raw FROM {_STAGE}.{name}" for name in names)
+            n_odd = _first(
                 con.execute(
-                    f"SELECT count(*), count(*) FILTER (WHERE raw IS NULL OR NOT "
-                    f"starts_with(raw, '{{') OR (NOT ? AND contains(raw, '\"tweet\":'))) "
-                    f"FROM {_STAGE}.items",
+                    f"SELECT count(*) FILTER (WHERE raw IS NULL OR NOT starts_with(raw, '{{') "
+                    f"OR (NOT ? AND contains(raw, '\"tweet\":'))) FROM ({every})",
                     [all(wrapped)],
                 )
-            )
+            )[0]
             if n_odd:
                 raise StagedImportRejected(f"{n_odd} items are not plain tweet objects")
-            con.execute(f"SET memory_limit = '{limit}'")
             files = [sources.get(k, "") for k in range(max(sources, default=-1) + 1)]
-            self._convert_staged(int(n_items), account, files)
+            n_items = self._convert_staged(names, account, files)
+            for name in names:
+                con.execute(f"DROP TABLE {_STAGE}.{name}")
         except duckdb.Error as exc:
             self.drop_stage()
             raise StagedImportRejected(str(exc).splitlines()[0]) from None
         finally:
             con.execute(f"SET memory_limit = '{limit}'")
-        return int(n_items)
+        return n_items
 
-    def _convert_staged(self, n_items: int, account: str, sources: list[str]) -> None:
-        """The staged items as post columns (``_STAGE_POSTS_SQL``) in ``{_STAGE}.posts``.
+    def _convert_staged(self, parts: list[str], account: str, sources: list[str]) -> int:
+        """The items of the staged ``parts`` (tables, in order) as post columns
+        (``_STAGE_POSTS_SQL``) in ``{_STAGE}.posts``; the number of items.
 
-        The items are one row group, which DuckDB converts on one thread: the conversion is
-        cut into a part per core (at least ``_STAGE_PART_ROWS`` items each), each appended by
-        its own connection (a thread of its own) to the same table, in any order (every row
-        carries its item number). Parallel appends do not conflict, and a single statement
-        would not be faster: it spends its time in per-row JSON and list functions."""
+        A table is one row group, which DuckDB converts on one thread: the parts are converted
+        side by side, one per core, each by its own connection (a thread of its own) appending
+        to the same table in any order (every row carries its item number); a part of more
+        than ``2 * _STAGE_PART_ROWS`` items is cut into pieces of at least that many. Parallel
+        appends do not conflict, and a single statement would not be faster: it spends its
+        time in per-row JSON and list functions."""
         con = self.con
-        sql = _STAGE_POSTS_SQL.format(stage=_STAGE, spec=_TWEET_SPEC, status=_STATUS_ID)
-        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}.posts AS {sql}", [account, sources, 0, -1])
-        parts = max(1, min(os.cpu_count() or 1, _STAGE_PARTS, n_items // _STAGE_PART_ROWS))
-        size = max(1, -(-n_items // parts))
-        ranges = [(lo, min(lo + size, n_items) - 1) for lo in range(0, n_items, size)]
-        insert = f"INSERT INTO {_STAGE}.posts {sql}"
-        if len(ranges) <= 1:
-            for lo, hi in ranges:
-                con.execute(insert, [account, sources, lo, hi])
-            return
-        errors: list[duckdb.Error] = []
+        counts = [
+            int(_first(con.execute(f"SELECT count(*) FROM {_STAGE}.{part}"))[0]) for part in parts
+        ]
+        offsets = [sum(counts[:k]) for k in range(len(parts))]
+        cores = max(1, min(os.cpu_count() or 1, _STAGE_PARTS))
+        tasks: list[tuple[str, int, int, int]] = []
+        for part, count, offset in zip(parts, counts, offsets, strict=True):
+            pieces = max(1, min(cores, count // _STAGE_PART_ROWS))
+            size = max(1, -(-count // pieces))
+            tasks += [(part, offset, lo, min(lo + size, count) - 1) for lo in range(0, count, size)]
 
-        def convert(lo: int, hi: int) -> None:
+        def sql(part: str) -> str:
+            return _STAGE_POSTS_SQL.format(
+                stage=_STAGE, part=part, spec=_TWEET_SPEC, status=_STATUS_ID
+            )
+
+        con.execute(
+            f"CREATE OR REPLACE TABLE {_STAGE}.posts AS {sql(parts[0])}",
+            [account, sources, 0, 0, -1],
+        )
+        if len(tasks) <= 1 or cores == 1:
+            for part, offset, lo, hi in tasks:
+                con.execute(
+                    f"INSERT INTO {_STAGE}.posts {sql(part)}", [account, sources, offset, lo, hi]
+                )
+            return sum(counts)
+        errors: list[duckdb.Error] = []
+        todo: queue.SimpleQueue[tuple[str, int, int, int]] = queue.SimpleQueue()
+        for task in tasks:
+            todo.put(task)
+
+        def convert() -> None:
             cursor = con.cursor()
             try:
-                cursor.execute(insert, [account, sources, lo, hi])
+                while not errors:
+                    try:
+                        part, offset, lo, hi = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    cursor.execute(
+                        f"INSERT INTO {_STAGE}.posts {sql(part)}",
+                        [account, sources, offset, lo, hi],
+                    )
             except duckdb.Error as exc:
                 errors.append(exc)
             finally:
                 cursor.close()
 
         workers = [
-            threading.Thread(target=convert, args=r, name=f"engage-convert-{k}", daemon=True)
-            for k, r in enumerate(ranges)
+            threading.Thread(target=convert, name=f"engage-convert-{k}", daemon=True)
+            for k in range(min(cores, len(tasks)))
         ]
         for w in workers:
             w.start()
@@ -1128,14 +1158,12 @@ class Store:
             w.join()
         if errors:
             raise errors[0]
+        return sum(counts)
 
     def staged_odd_tweets(self) -> list[tuple[int, str, str]]:
         """(item number, source, raw JSON) of the staged tweets the SQL left to Python."""
         rows = self.con.execute(
-            f"WITH odd AS (SELECT n, source FROM {_STAGE}.posts WHERE odd) "
-            f"SELECT odd.n, odd.source, i.raw FROM {_STAGE}.items i "
-            "JOIN odd ON i.rowid + 1 = odd.n "
-            f"WHERE i.rowid IN (SELECT n - 1 FROM odd) ORDER BY odd.n"
+            f"SELECT n, source, raw FROM {_STAGE}.posts WHERE odd ORDER BY n"
         ).fetchall()
         return [(int(n), str(s), str(r)) for n, s, r in rows]
 
@@ -1148,14 +1176,21 @@ class Store:
         con = self.con
         con.register("incoming_staged", table)
         try:
-            con.execute(f"DELETE FROM {_STAGE}.posts WHERE odd")
-            cols = ", ".join(c for c in POST_COLUMNS if c != "raw")  # raw: the staged item
+            # raw stays the staged item
             con.execute(
-                f"INSERT INTO {_STAGE}.posts (n, {cols}, source_html, odd) "
-                f"SELECT n, {cols}, NULL, false FROM incoming_staged"
+                f"CREATE OR REPLACE TEMP TABLE _odd_raw AS SELECT n, raw FROM {_STAGE}.posts "
+                "WHERE odd"
+            )
+            con.execute(f"DELETE FROM {_STAGE}.posts WHERE odd")
+            cols = ", ".join(c for c in POST_COLUMNS if c != "raw")
+            con.execute(
+                f"INSERT INTO {_STAGE}.posts (n, {cols}, source_html, odd, raw) "
+                f"SELECT n, {cols}, NULL, false, o.raw FROM incoming_staged "
+                "JOIN _odd_raw o USING (n)"
             )
         finally:
             con.unregister("incoming_staged")
+            con.execute("DROP TABLE IF EXISTS _odd_raw")
 
     def staged_app_sources(self) -> list[str | None]:
         """The distinct ``source`` HTML of the staged tweets whose app is still to be named."""
@@ -1219,11 +1254,8 @@ class Store:
         """Upsert the staged posts ``batch.first`` to ``batch.last``; a post repeated among
         them is kept once, the last one (as ``post_columns_to_arrow`` does)."""
         con = self.con
-        cols = ", ".join("i.raw" if c == "raw" else f"p.{c}" for c in POST_COLUMNS)
-        rows = (
-            f"SELECT {cols} FROM {_STAGE}.posts p JOIN {_STAGE}.items i ON i.rowid + 1 = p.n "
-            "WHERE p.n BETWEEN $1 AND $2 AND i.rowid BETWEEN $1 - 1 AND $2 - 1 "
-        )
+        cols = ", ".join(f"p.{c}" for c in POST_COLUMNS)
+        rows = f"SELECT {cols} FROM {_STAGE}.posts p WHERE p.n BETWEEN $1 AND $2 "
         if not self.staged_duplicates() and not self.staged_already_stored(batch):
             # the usual first import: none of the batch's posts is stored yet, so it is one
             # insert straight from the staging database (no copy of the batch, no comparison)
