@@ -246,21 +246,30 @@ def run_import(
                 "valid, nothing was lost: run the same import again once the file is fixed"
             ) from None
         raise
-    finally:
-        store.drop_stage()
+    except BaseException:
         if gc_was_enabled:
             gc.enable()
-    if on_progress is not None:
-        on_progress(read)
-
-    assert writer is not None
-    totals = writer.totals
-    summary.read = read
-    summary.new = totals.new
-    summary.updated = totals.updated
-    summary.skipped = totals.unchanged + min(resume_from, read)
-    if classify:
-        _label(store, config, summary, ahead.result() if ahead is not None else None)
+        raise
+    finally:
+        store.drop_stage()
+    try:
+        if on_progress is not None:
+            on_progress(read)
+        assert writer is not None
+        totals = writer.totals
+        summary.read = read
+        summary.new = totals.new
+        summary.updated = totals.updated
+        summary.skipped = totals.unchanged + min(resume_from, read)
+        if classify:
+            _label(store, config, summary, ahead.result() if ahead is not None else None)
+    finally:
+        # The collector comes back only once what the import made is gone: the first
+        # allocation after gc.enable() walks everything allocated (and still alive) since
+        # gc.disable() (a hundred thousand labels held: about 0.05 s)
+        ahead = None
+        if gc_was_enabled:
+            gc.enable()
     summary.seconds = time.perf_counter() - started
     return summary
 
