@@ -366,7 +366,7 @@ def _stage(
         # when merged with the export's copy): label after the import, from the database
         return staged, None
     labeller.account = (importer.platform, account)
-    labeller.table = store.staged_feature_table()
+    labeller.store = store  # the staged posts are read in run(), while the writer saves them
     return staged, labeller
 
 
@@ -444,7 +444,7 @@ class Labeller:
     def __init__(self, config: Config | None) -> None:
         self.config = config
         self.account: tuple[str, str] | None = None
-        self.table: Any = None
+        self.store: Store | None = None
         self._result: tuple[list[str], list[Any]] | None = None
         self._model: Any = None
         self._settings: Any = None
@@ -461,10 +461,11 @@ class Labeller:
     def run(self) -> None:
         from engage import classify
 
-        if self._model is None or self.table is None:
+        if self._model is None or self.store is None:
             return
-        post_ids, fields = classify.feature_fields(self.table)
-        self.table = None  # the Arrow columns are not needed while the posts are labelled
+        table = self.store.staged_feature_table()
+        post_ids, fields = classify.feature_fields(table)
+        del table  # the Arrow columns are not needed while the posts are labelled
         preds = classify.classify_posts(fields, model=self._model, settings=self._settings)
         self._result = (post_ids, preds)
 

@@ -1241,8 +1241,13 @@ class Store:
         return self._staged_duplicates
 
     def staged_feature_table(self) -> pa.Table:
-        """``post_feature_table`` of the staged posts."""
-        return self.con.sql(_FEATURE_SELECT.format(source=f"{_STAGE}.posts")).to_arrow_table()
+        """``post_feature_table`` of the staged posts, through a connection of its own: it
+        may be read while an import's writer thread saves the staged posts."""
+        cursor = self.con.cursor()
+        try:
+            return cursor.sql(_FEATURE_SELECT.format(source=f"{_STAGE}.posts")).to_arrow_table()
+        finally:
+            cursor.close()
 
     def drop_stage(self) -> None:
         """Forget the staged export (idempotent)."""
