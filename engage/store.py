@@ -1007,10 +1007,11 @@ class Store:
 
     def stage_x_tweets(self, parts: Iterable[StagedFile], account: str) -> int:
         """Read the parts of the posts files (plain JSON arrays, in reading order) into the
-        staging database; the number of items. ``parts`` may be a generator that waits for
-        each part to be written: every part is read on a thread of its own as soon as it comes
-        (at most ``_STAGE_READERS`` at once, each into a table of its own), and the parts are
-        put together in order when all are read.
+        staging database, as post columns with each item's JSON (``_convert_staged``); the
+        number of items. ``parts`` may be a generator that waits for each part to be written:
+        every part is read on a thread of its own as soon as it comes (at most
+        ``_STAGE_READERS`` at once, each into a table of its own), and the parts are converted
+        once all are read.
 
         Raises ``StagedImportRejected`` for anything the SQL does not read as Python would
         (malformed JSON, an item that is not a tweet object): the caller imports the export
