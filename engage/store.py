@@ -1744,11 +1744,25 @@ class Store:
             "      WHERE post_id IN (SELECT post_id FROM p)) "
         )
 
-    _GOAL_FROM = (
-        "FROM p "
+    _GOAL_LABELS = (
         "LEFT JOIN l ON l.platform = p.platform AND l.post_id = p.post_id "
         "LEFT JOIN c ON c.platform = p.platform AND c.post_id = p.post_id "
     )
+    _GOAL_FROM = "FROM p " + _GOAL_LABELS
+
+    def _goal_ranges_with(
+        self, starts: Sequence[datetime], ends: Sequence[datetime], cols: str
+    ) -> tuple[str, dict[str, Any]]:
+        """``_goal_with`` for the posts of the half-open UTC ranges ``[starts[i], ends[i])``,
+        with ``d`` (i, s, e: the ranges numbered from 0) in front; and its parameters."""
+        s = [x.astimezone(UTC).replace(tzinfo=None) for x in starts]
+        e = [x.astimezone(UTC).replace(tzinfo=None) for x in ends]
+        sql = (
+            "WITH d AS (SELECT generate_subscripts($s, 1) - 1 AS i, unnest($s) AS s, "
+            "unnest($e) AS e), "
+            + self._goal_with("p.created_at >= $lo AND p.created_at < $hi", cols)[len("WITH ") :]
+        )
+        return sql, {"s": s, "e": e, "lo": min(s), "hi": max(e)}
 
     def goal_day_tallies(
         self, starts: Sequence[datetime], ends: Sequence[datetime]
@@ -1757,20 +1771,14 @@ class Store:
         ranges ``[starts[i], ends[i])``; a label of None counts unlabelled posts."""
         if not starts:
             return []
-        s = [x.astimezone(UTC).replace(tzinfo=None) for x in starts]
-        e = [x.astimezone(UTC).replace(tzinfo=None) for x in ends]
+        with_ranges, params = self._goal_ranges_with(
+            starts, ends, "p.platform, p.post_id, p.created_at"
+        )
         rows = self.con.execute(
-            "WITH d AS (SELECT generate_subscripts($s, 1) - 1 AS i, unnest($s) AS s, "
-            "unnest($e) AS e), "
-            + self._goal_with(
-                "p.created_at >= $lo AND p.created_at < $hi", "p.platform, p.post_id, p.created_at"
-            )[len("WITH ") :]
-            + "SELECT d.i, COALESCE(c.label, l.label) AS label, count(*) "
-            "FROM p ASOF JOIN d ON p.created_at >= d.s "
-            "LEFT JOIN l ON l.platform = p.platform AND l.post_id = p.post_id "
-            "LEFT JOIN c ON c.platform = p.platform AND c.post_id = p.post_id "
+            with_ranges + "SELECT d.i, COALESCE(c.label, l.label) AS label, count(*) "
+            f"FROM p ASOF JOIN d ON p.created_at >= d.s {self._GOAL_LABELS}"
             "WHERE p.created_at < d.e GROUP BY 1, 2",
-            {"s": s, "e": e, "lo": min(s), "hi": max(e)},
+            params,
         ).fetchall()
         return [(int(i), label, int(n)) for i, label, n in rows]
 
@@ -1811,20 +1819,14 @@ class Store:
         posts per (range index, platform, effective label); None = unlabelled."""
         if not starts:
             return []
-        s = [x.astimezone(UTC).replace(tzinfo=None) for x in starts]
-        e = [x.astimezone(UTC).replace(tzinfo=None) for x in ends]
+        with_ranges, params = self._goal_ranges_with(
+            starts, ends, "p.platform, p.post_id, p.created_at"
+        )
         rows = self.con.execute(
-            "WITH d AS (SELECT generate_subscripts($s, 1) - 1 AS i, unnest($s) AS s, "
-            "unnest($e) AS e), "
-            + self._goal_with(
-                "p.created_at >= $lo AND p.created_at < $hi", "p.platform, p.post_id, p.created_at"
-            )[len("WITH ") :]
-            + "SELECT d.i, p.platform, COALESCE(c.label, l.label), count(*) "
-            "FROM p JOIN d ON p.created_at >= d.s AND p.created_at < d.e "
-            "LEFT JOIN l ON l.platform = p.platform AND l.post_id = p.post_id "
-            "LEFT JOIN c ON c.platform = p.platform AND c.post_id = p.post_id "
+            with_ranges + "SELECT d.i, p.platform, COALESCE(c.label, l.label), count(*) "
+            f"FROM p JOIN d ON p.created_at >= d.s AND p.created_at < d.e {self._GOAL_LABELS}"
             "GROUP BY 1, 2, 3",
-            {"s": s, "e": e, "lo": min(s), "hi": max(e)},
+            params,
         ).fetchall()
         return [(int(i), str(p), label, int(n)) for i, p, label, n in rows]
 
