@@ -1300,15 +1300,17 @@ class Store:
                 raise ValueError(f"unknown label {r.label!r}")
         now = _now()
         return self._insert_labels(
-            {
-                "platform": [r.platform for r in rows],
-                "post_id": [r.post_id for r in rows],
-                "label": [r.label for r in rows],
-                "confidence": pa.array([float(r.confidence) for r in rows], pa.float64()),
-                "reason": [r.reason for r in rows],
-                "model_version": [r.model_version for r in rows],
-                "labelled_at": pa.array([now] * len(rows), _TS),
-            }
+            pa.table(
+                {
+                    "platform": [r.platform for r in rows],
+                    "post_id": [r.post_id for r in rows],
+                    "label": [r.label for r in rows],
+                    "confidence": pa.array([float(r.confidence) for r in rows], pa.float64()),
+                    "reason": [r.reason for r in rows],
+                    "model_version": [r.model_version for r in rows],
+                    "labelled_at": pa.array([now] * len(rows), _TS),
+                }
+            )
         )
 
     def save_label_columns(
@@ -1325,8 +1327,7 @@ class Store:
         """``save_labels`` for one platform's posts given as columns (no row object per post).
         ``replace=False`` when the caller knows that none of the posts has a label yet (a
         plain insert is faster than one that looks for a row to replace)."""
-        n = len(post_ids)
-        if not n:
+        if not post_ids:
             return 0
         unknown = set(labels) - set(LABELS)
         if unknown:
@@ -1339,31 +1340,36 @@ class Store:
                 "reason": pa.array(reasons, pa.string()),
             }
         )
+        return self._insert_labels(
+            table,
+            "$1, post_id, label, confidence, reason, $2, $3",
+            [platform, model_version, _now()],
+            replace=replace,
+        )
+
+    def _insert_labels(
+        self,
+        table: pa.Table,
+        select: str = "*",
+        params: list[Any] | None = None,
+        *,
+        replace: bool = True,
+    ) -> int:
+        """Insert (or replace) model labels: the labels table's columns, in order, selected as
+        ``select`` (with ``params``) from ``table``."""
         con = self.con
         con.register("incoming_labels", table)
         try:
             with self.transaction():
                 con.execute(
                     f"INSERT {'OR REPLACE ' if replace else ''}INTO labels "
-                    "SELECT $1, post_id, label, confidence, reason, $2, $3 FROM incoming_labels",
-                    [platform, model_version, _now()],
+                    f"SELECT {select} FROM incoming_labels",
+                    params or [],
                 )
         finally:
             con.unregister("incoming_labels")
         self.changed = True
-        return n
-
-    def _insert_labels(self, columns: dict[str, Any]) -> int:
-        """Insert or replace model labels given as the labels table's columns, in order."""
-        table = pa.table(columns)
-        self.con.register("incoming_labels", table)
-        try:
-            with self.transaction():
-                self.con.execute("INSERT OR REPLACE INTO labels SELECT * FROM incoming_labels")
-        finally:
-            self.con.unregister("incoming_labels")
-        self.changed = True
-        return table.num_rows
+        return int(table.num_rows)
 
     def set_correction(self, platform: str, post_id: str, label: str) -> None:
         if label not in LABELS:
