@@ -1121,12 +1121,6 @@ class Store:
             f"CREATE OR REPLACE TABLE {_STAGE}.posts AS {sql(parts[0])}",
             [account, sources, 0, 0, -1],
         )
-        if len(tasks) <= 1 or cores == 1:
-            for part, offset, lo, hi in tasks:
-                con.execute(
-                    f"INSERT INTO {_STAGE}.posts {sql(part)}", [account, sources, offset, lo, hi]
-                )
-            return sum(counts)
         errors: list[duckdb.Error] = []
         todo: queue.SimpleQueue[tuple[str, int, int, int]] = queue.SimpleQueue()
         for task in tasks:
@@ -1149,14 +1143,17 @@ class Store:
             finally:
                 cursor.close()
 
-        workers = [
-            threading.Thread(target=convert, name=f"engage-convert-{k}", daemon=True)
-            for k in range(min(cores, len(tasks)))
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        if min(cores, len(tasks)) <= 1:
+            convert()  # one at a time: on this thread
+        else:
+            workers = [
+                threading.Thread(target=convert, name=f"engage-convert-{k}", daemon=True)
+                for k in range(min(cores, len(tasks)))
+            ]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
         if errors:
             raise errors[0]
         return sum(counts)
