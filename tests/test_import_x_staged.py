@@ -50,6 +50,19 @@ class Spy:
         monkeypatch.setattr(Store, "commit_import_batch", commit)
 
 
+def predictions_made_ahead(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What each call of ``label_new_posts`` is given as predictions made ahead (None: none)."""
+    seen: list[object] = []
+    real = classify.label_new_posts
+
+    def spy(store: Store, config: object = None, precomputed: object = None) -> dict[str, int]:
+        seen.append(precomputed)
+        return real(store, config, precomputed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classify, "label_new_posts", spy)
+    return seen
+
+
 def import_streamed(
     monkeypatch: pytest.MonkeyPatch, path: Path, db: Path, **kw: Any
 ) -> list[tuple[Any, ...]]:
@@ -363,14 +376,7 @@ def test_an_account_with_posts_is_labelled_after_the_import(
 ) -> None:
     """Labels compare a post with the account's whole history: with posts stored already, the
     export is labelled once it is saved, from the database."""
-    seen: list[object] = []
-    real = classify.label_new_posts
-
-    def spy(store: Store, config: object = None, precomputed: object = None) -> dict[str, int]:
-        seen.append(precomputed)
-        return real(store, config, precomputed)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(classify, "label_new_posts", spy)
+    seen = predictions_made_ahead(monkeypatch)
     tweets = sample_tweets()
     first = write_folder(tmp_path / "one", x_files(tweets[:2]))
     both = write_folder(tmp_path / "two", x_files(tweets))
@@ -408,14 +414,7 @@ def test_posts_stored_under_another_account_name_are_labelled_after_the_import(
 ) -> None:
     """The account is new, but its posts are stored (fetched under another name): what they
     become once merged with the archive's copies is only known after the import."""
-    seen: list[object] = []
-    real = classify.label_new_posts
-
-    def spy(store: Store, config: object = None, precomputed: object = None) -> dict[str, int]:
-        seen.append(precomputed)
-        return real(store, config, precomputed)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(classify, "label_new_posts", spy)
+    seen = predictions_made_ahead(monkeypatch)
     folder = write_folder(tmp_path / "arch", x_files())
     with open_store(tmp_path / "e.duckdb") as store:
         run_import(store, folder, classify=False)
