@@ -26,6 +26,8 @@ import duckdb
 import pyarrow as pa
 
 from connectors.base import AccountInfo, Mention, Post, PostColumns, json_text
+from engage import changes
+from engage.changes import on_change as on_change
 from engage.errors import DatabaseBusyError, StoreError, UsageError
 from engage.vocab import GENUINE_LABELS as GENUINE_LABELS  # re-exported
 from engage.vocab import LABELS
@@ -370,17 +372,9 @@ def _now() -> datetime:
 _LOCK_RE = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 _PID_RE = re.compile(r"\(PID (\d+)\)")
 
-ChangeListener = Callable[["Store"], None]
-_change_listeners: list[ChangeListener] = []
-
-
-def on_change(listener: ChangeListener) -> ChangeListener:
-    """Register ``listener(store)`` to run when a store that wrote something is about to close
-    (the shell-prompt cache is refreshed this way); it may read through ``store``. Listener
-    errors are logged, never raised."""
-    if listener not in _change_listeners:
-        _change_listeners.append(listener)
-    return listener
+# the listeners Store.close runs (registered with engage.changes.on_change, also importable
+# from here)
+_change_listeners = changes.listeners
 
 
 def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:

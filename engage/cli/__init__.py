@@ -79,7 +79,7 @@ def cli(ctx: click.Context, db: str | None, verbose: int) -> None:
     ctx.obj = AppContext(db_override=db)
     # every command that writes the database rewrites the goal cache (engage prompt/nudge)
     from engage import goalcache
-    from engage.store import on_change
+    from engage.changes import on_change  # not engage.store: DuckDB loads when it is needed
 
     on_change(goalcache.refresh_listener)
 
