@@ -36,11 +36,14 @@ from connectors import x_archive
 from connectors.base import Importer, Mention, Post, PostColumns, discover_importers
 from connectors.x_archive import StagedPart, XArchiveImporter
 from engage.errors import ImportFormatError, ModelError, UsageError
-from engage.store import StagedImportRejected, StagedRange, Store, UpsertResult
 
 if TYPE_CHECKING:
     from engage.classify import Precomputed
     from engage.config import Config
+    from engage.store import StagedRange, Store, UpsertResult
+
+# engage.store (DuckDB, pyarrow, numpy: about 0.3 s to import) is imported where it is used, so
+# that ``engage import`` can recognise an export and start copying it (``PostsCopy``) first
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +173,12 @@ def run_import(
     batch_size: int | None = None,
     classify: bool = True,
     on_progress: ProgressCallback | None = None,
+    copies: PostsCopy | None = None,
 ) -> ImportSummary:
     """Import the export at ``path`` (or an importer from ``open_importer``, whose detection
     and account the caller has already checked before opening the store) into ``store`` and
-    label what it loaded.
+    label what it loaded. ``copies``: the copy of that importer's posts files the caller
+    started ahead (``copy_ahead``); the import takes it over and closes it.
 
     Broken input raises ``ImportFormatError`` naming the file. Found before the first commit
     (most problems are: the container, the account file, the posts files' framing) it leaves the
@@ -181,9 +186,32 @@ def run_import(
     and the message says so.
     """
     started = time.perf_counter()
-    if batch_size is not None and batch_size < 1:
-        raise UsageError("batch size must be at least 1")
-    importer = path if isinstance(path, Importer) else open_importer(path, kind)
+    try:
+        if batch_size is not None and batch_size < 1:
+            raise UsageError("batch size must be at least 1")
+        importer = path if isinstance(path, Importer) else open_importer(path, kind)
+        if copies is not None and copies.importer is not importer:
+            raise ValueError("the copies given are not of the export being imported")
+        if copies is None:
+            copies = copy_ahead(importer, store.path.parent)
+        return _run_import(
+            store, importer, config, batch_size, classify, on_progress, copies, started
+        )
+    finally:
+        if copies is not None:
+            copies.close()
+
+
+def _run_import(
+    store: Store,
+    importer: Importer,
+    config: Config | None,
+    batch_size: int | None,
+    classify: bool,
+    on_progress: ProgressCallback | None,
+    copies: PostsCopy | None,
+    started: float,
+) -> ImportSummary:
     account = importer.account()
     key = import_key(importer, account)
     progress = store.get_import_progress(key)
@@ -211,15 +239,11 @@ def run_import(
     gc.disable()
     ahead: Labeller | None = None
     try:
-        # the plain copies of the posts files go beside the database, not to /tmp (often a
-        # RAM disk); they are removed as soon as DuckDB has read them
-        with (
-            store.bulk_writes(),
-            tempfile.TemporaryDirectory(prefix=".engage-import-", dir=store.path.parent) as tmp,
-        ):
+        with store.bulk_writes():
             staged = None
-            if isinstance(importer, XArchiveImporter):
-                staged, ahead = _stage(store, importer, account, Path(tmp), config, classify)
+            if copies is not None:
+                staged, ahead = _stage(store, copies, account, config, classify)
+                copies.close()  # read: the copies and their folder go now
             writer = _BatchWriter(
                 store, key, where, importer.kind, resume_from, queue_size=0 if staged else 1
             )
@@ -336,11 +360,78 @@ def _tell_progress(on_progress: ProgressCallback | None, start: int, read: int) 
             on_progress(n)
 
 
+class _Stopped(Exception):
+    """Raised inside ``XArchiveImporter.stage_copies`` to stop a ``PostsCopy``."""
+
+
+class PostsCopy:
+    """An X archive's posts files being copied in parts (``XArchiveImporter.stage_copies``) on
+    a thread of its own, into a temporary folder beside the database (not /tmp, often a RAM
+    disk), for the store to read each part as soon as it is written (``_stage_export``).
+
+    ``engage import`` starts it (``copy_ahead``) before it loads DuckDB and opens the database,
+    so that decompressing the archive and loading the libraries run side by side; ``run_import``
+    starts one itself when it is given none. ``close`` stops the copy at the next part and
+    removes the folder with what is in it; it may be called any number of times."""
+
+    def __init__(self, importer: XArchiveImporter, beside: Path) -> None:
+        self.importer = importer
+        beside.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.TemporaryDirectory(prefix=".engage-import-", dir=beside)
+        self.folder = Path(self._tmp.name)
+        self._parts: queue.Queue[StagedPart | None] = queue.Queue()
+        self._written: list[list[StagedPart] | None] = []
+        self._failure: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._copy, name="engage-copy", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            self._written.append(
+                self.importer.stage_copies(self.folder, self._put, STAGE_PART_BYTES)
+            )
+        except _Stopped:
+            pass
+        except BaseException as exc:  # raised again by result(), in the importing thread
+            self._failure.append(exc)
+        finally:
+            self._parts.put(None)
+
+    def _put(self, part: StagedPart) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+        self._parts.put(part)
+
+    def parts(self) -> Iterator[StagedPart]:
+        """Each part as soon as it is written, until the copy ends (once)."""
+        while (part := self._parts.get()) is not None:
+            yield part
+
+    def result(self) -> list[StagedPart] | None:
+        """Wait for the copy to end: the parts written, or None for a posts file of unusual
+        framing (see ``stage_copies``); raises what the copy raised."""
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._written[0] if self._written else None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._tmp.cleanup()
+
+
+def copy_ahead(importer: Importer, beside: Path) -> PostsCopy | None:
+    """Start copying the posts files of ``importer`` beside the database at ``beside`` if its
+    import reads copies of them (an X archive), for ``run_import(..., copies=...)``."""
+    return PostsCopy(importer, beside) if isinstance(importer, XArchiveImporter) else None
+
+
 def _stage(
     store: Store,
-    importer: XArchiveImporter,
+    copies: PostsCopy,
     account: str,
-    tmp: Path,
     config: Config | None,
     classify: bool,
 ) -> tuple[int | None, Labeller | None]:
@@ -351,59 +442,46 @@ def _stage(
     the staged posts is returned too."""
     labeller = Labeller(config) if classify else None
     with ThreadPoolExecutor(1, thread_name_prefix="engage-stage") as pool:
-        job = pool.submit(_stage_export, store, importer, account, tmp)
+        job = pool.submit(_stage_export, store, copies, account)
         if labeller is not None:
             labeller.prepare()  # Python work, while DuckDB parses without the global lock
         staged = job.result()
     if staged is None or labeller is None:
         return staged, None
     if (
-        store.count_account_posts(importer.platform, account)
+        store.count_account_posts(copies.importer.platform, account)
         or store.staged_already_stored()
         or store.staged_duplicates()
     ):
         # labels depend on the stored posts (the account's history, what a stored post becomes
         # when merged with the export's copy): label after the import, from the database
         return staged, None
-    labeller.account = (importer.platform, account)
+    labeller.account = (copies.importer.platform, account)
     labeller.store = store  # the staged posts are read in run(), while the writer saves them
     return staged, labeller
 
 
-def _stage_export(store: Store, importer: XArchiveImporter, account: str, tmp: Path) -> int | None:
-    # the posts files are copied in parts on one thread while the store reads the parts
-    # already copied on others (decompressing and parsing side by side)
-    parts: queue.Queue[StagedPart | None] = queue.Queue()
-    outcome: list[list[StagedPart] | None] = []
-    failure: list[BaseException] = []
+def _stage_export(store: Store, copies: PostsCopy, account: str) -> int | None:
+    from engage.store import StagedImportRejected
 
-    def copy() -> None:
-        try:
-            outcome.append(importer.stage_copies(tmp, parts.put, STAGE_PART_BYTES))
-        except BaseException as exc:  # raised again in the importing thread below
-            failure.append(exc)
-        finally:
-            parts.put(None)
-
-    def copied() -> Iterator[StagedPart]:
-        while (part := parts.get()) is not None:
-            yield part
-
-    copier = threading.Thread(target=copy, name="engage-copy", daemon=True)
-    copier.start()
+    # the store reads each part on a thread of its own as soon as it is copied (decompressing
+    # and parsing side by side)
     try:
-        count = store.stage_x_tweets(copied(), account)
+        count = store.stage_x_tweets(copies.parts(), account)
     except StagedImportRejected as exc:
         count = None
-        log.debug("staged reading of %s declined (%s): reading it in Python", importer.path, exc)
-    finally:
-        copier.join()
-    if failure or not outcome or outcome[0] is None:
+        log.debug(
+            "staged reading of %s declined (%s): reading it in Python", copies.importer.path, exc
+        )
+    try:
+        written = copies.result()
+    except BaseException:
         store.drop_stage()
-        if failure:
-            raise failure[0]
+        raise
+    if written is None:
+        store.drop_stage()
         return None  # a file of unusual framing: the streaming reader says what is wrong
-    for part in outcome[0]:
+    for part in written:
         part.path.unlink()  # staged: the disk space can go now
     if count is None:
         return None
@@ -428,6 +506,8 @@ def _import_staged(
 ) -> int:
     """Hand the staged posts to the writer in batches (``batch_size`` apart, as the other
     paths cut them); the number of posts read."""
+    from engage.store import StagedRange
+
     for start in range(0, count, batch_size):
         read = min(start + batch_size, count)
         _tell_progress(on_progress, start, read)
@@ -494,13 +574,15 @@ class _BatchWriter:
         *,
         queue_size: int = 1,
     ) -> None:
+        from engage.store import UpsertResult
+
         self._store = store
         self._args = (key, where, kind)
         # batches of records wait one at a time (memory); staged ranges are tiny: all may wait
         self._queue: queue.Queue[
             tuple[list[Post] | PostColumns | StagedRange, list[Mention], int, bool] | None
         ] = queue.Queue(maxsize=queue_size)
-        self.totals = UpsertResult()
+        self.totals: UpsertResult = UpsertResult()
         self.committed = resume_from
         self._error: BaseException | None = None  # raised once in the importing thread
         self._failed = False  # stays set: later batches must never be committed

@@ -17,7 +17,7 @@ import engage.store
 from connectors.x_archive import XArchiveImporter
 from engage import classify
 from engage.errors import ImportFormatError
-from engage.importer import run_import
+from engage.importer import PostsCopy, copy_ahead, open_importer, run_import
 from engage.store import POST_COLUMNS, StagedRange, Store, open_store
 from tests.import_archives_build import (
     sample_tweets,
@@ -431,3 +431,101 @@ def test_an_archive_without_tweets_imports_nothing_and_says_so(tmp_path: Path) -
         assert store.count_posts() == 0
     assert (summary.read, summary.new, summary.posts) == (0, 0, 0)
     assert summary.labels == {}
+
+
+def copy_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "engage-copy"]
+
+
+def test_a_copy_started_ahead_is_the_one_the_import_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tweets = odd_tweets() + more_odd_tweets()
+    archive = write_zip(tmp_path / "a.zip", x_files(tweets, parts=2))
+    monkeypatch.setattr(engage.importer, "STAGE_PART_BYTES", 3000)  # many parts
+    importer = open_importer(archive)
+    beside = tmp_path / "data"  # created for the copy, as the database's folder would be
+    copies = copy_ahead(importer, beside)
+    assert isinstance(copies, PostsCopy) and copies.folder.parent == beside
+    monkeypatch.setattr(engage.importer.threading, "Thread", CountedThread)
+    CountedThread.started = []
+    with open_store(beside / "ahead.duckdb") as store:
+        summary = run_import(store, importer, classify=False, copies=copies)
+    assert "engage-copy" not in CountedThread.started  # no second copy was made
+    assert summary.read == len(tweets)
+    assert stored(beside / "ahead.duckdb") == import_streamed(
+        monkeypatch, archive, tmp_path / "streamed.duckdb"
+    )
+    # the import took the copy over: its folder and thread are gone
+    # (files the goal cache may write beside the database are not the copy's)
+    assert not list(beside.glob(".engage-import-*"))
+    assert copies.folder.parent == beside and not copies.folder.exists()
+    assert not copy_threads()
+    # without a copy given, the import makes its own, beside the database
+    CountedThread.started = []
+    with open_store(tmp_path / "own.duckdb") as store:
+        run_import(store, archive, classify=False)
+    assert CountedThread.started.count("engage-copy") == 1
+    assert stored(tmp_path / "own.duckdb") == stored(beside / "ahead.duckdb")
+    assert not list(tmp_path.glob(".engage-import-*"))
+
+
+def test_closing_a_copy_stops_it_at_the_next_part_and_removes_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engage.importer, "STAGE_PART_BYTES", 100)  # a part per tweet or so
+    archive = write_zip(tmp_path / "a.zip", x_files(odd_tweets() + more_odd_tweets()))
+    handed: list[Path] = []
+    real_put = PostsCopy._put
+
+    def put(self: PostsCopy, part: Any) -> None:
+        real_put(self, part)  # raises once the copy is closed
+        handed.append(part.path)
+        if len(handed) == 1:
+            self._stop.wait(10)  # hold the copy after its first part until close()
+
+    monkeypatch.setattr(PostsCopy, "_put", put)
+    copies = copy_ahead(open_importer(archive), tmp_path)
+    assert copies is not None
+    first = next(copies.parts())
+    assert first.path.parent == copies.folder and first.path.exists()
+    copies.close()
+    assert handed == [first.path]  # the next part was not handed over: the copy stopped
+    assert not copies.folder.exists()
+    assert not copy_threads()
+    copies.close()  # again: nothing to do
+
+
+def test_run_import_refuses_a_copy_of_another_export_and_closes_it(tmp_path: Path) -> None:
+    first = write_zip(tmp_path / "a.zip", x_files())
+    other = write_zip(tmp_path / "b.zip", x_files())
+    copies = copy_ahead(open_importer(other), tmp_path)
+    with open_store(tmp_path / "e.duckdb") as store:
+        with pytest.raises(ValueError, match="not of the export"):
+            run_import(store, first, copies=copies)
+        assert store.count_posts() == 0
+    assert copies is not None and not copies.folder.exists()
+    assert not copy_threads()
+
+
+def test_engage_import_leaves_no_copy_behind_when_the_database_cannot_be_opened(
+    tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = write_zip(tmp_path / "a.zip", x_files())
+    real_put = PostsCopy._put
+
+    def put(self: PostsCopy, part: Any) -> None:
+        real_put(self, part)
+        self._stop.wait(10)  # a large archive: still copying when the database fails to open
+
+    monkeypatch.setattr(PostsCopy, "_put", put)
+    db = tmp_path / "data" / "engage.duckdb"
+    db.parent.mkdir()
+    db.write_text("not a database")
+    result = run_cli("--db", str(db), "import", str(archive))
+    assert result.exit_code != 0
+    assert result.stderr.startswith("engage: error: cannot open database")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(db.parent.iterdir()) == [db]  # the copy started ahead is gone with its folder
+    assert not copy_threads()
+    assert db.read_text() == "not a database"

@@ -7,7 +7,13 @@ from contextlib import contextmanager
 import click
 
 from engage.cli._common import AppContext, pass_app
-from engage.importer import ImportSummary, ProgressCallback, open_importer, run_import
+from engage.importer import (
+    ImportSummary,
+    ProgressCallback,
+    copy_ahead,
+    open_importer,
+    run_import,
+)
 
 
 @contextmanager
@@ -83,13 +89,25 @@ def command(app: AppContext, path: str, kind: str | None, no_label: bool) -> int
     # that is not an export leaves the database exactly as it was.
     importer = open_importer(path, kind)
     importer.account()
-    with (
-        _progress_bar(sys.stderr.isatty()) as on_progress,
-        app.open_store() as store,
-    ):
-        summary = run_import(
-            store, importer, config=config, classify=not no_label, on_progress=on_progress
-        )
+    # the posts files are copied out of the archive while DuckDB is loaded and the database
+    # opened (run_import takes the copy over; closing it again does nothing)
+    copies = copy_ahead(importer, app.db_path.parent)
+    try:
+        with (
+            _progress_bar(sys.stderr.isatty()) as on_progress,
+            app.open_store() as store,
+        ):
+            summary = run_import(
+                store,
+                importer,
+                config=config,
+                classify=not no_label,
+                on_progress=on_progress,
+                copies=copies,
+            )
+    finally:
+        if copies is not None:
+            copies.close()
     for line in render_summary(summary):
         click.echo(line)
     if summary.label_failed:
