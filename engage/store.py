@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import pyarrow as pa
 
 from connectors.base import AccountInfo, Mention, Post, PostColumns, json_text
 from engage import changes
@@ -31,6 +31,13 @@ from engage.changes import on_change as on_change
 from engage.errors import DatabaseBusyError, StoreError, UsageError
 from engage.vocab import GENUINE_LABELS as GENUINE_LABELS  # re-exported
 from engage.vocab import LABELS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow (with numpy, about 0.15 s to import) is imported by the methods that use it, so that
+# a command can open the database and start work in DuckDB first (``engage import`` stages an
+# archive while the classifier's libraries load)
 
 log = logging.getLogger(__name__)
 
@@ -228,47 +235,55 @@ MENTION_COLUMNS: tuple[str, ...] = (
     "fetched_at",
 )
 
-_TS = pa.timestamp("us")
-_POST_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("post_id", pa.string()),
-        ("account", pa.string()),
-        ("url", pa.string()),
-        ("created_at", _TS),
-        ("text", pa.string()),
-        ("kind", pa.string()),
-        ("reply_to_post", pa.string()),
-        ("reply_to_user", pa.string()),
-        ("quoted_post", pa.string()),
-        ("reposted_post", pa.string()),
-        ("thread_root", pa.string()),
-        ("urls", pa.list_(pa.string())),
-        ("mentions", pa.list_(pa.string())),
-        ("client", pa.string()),
-        ("lang", pa.string()),
-        ("raw", pa.string()),
-        ("source", pa.string()),
-        ("fetched_at", _TS),
-    ]
-)
-_MENTION_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("mention_id", pa.string()),
-        ("account", pa.string()),
-        ("author", pa.string()),
-        ("created_at", _TS),
-        ("text", pa.string()),
-        ("kind", pa.string()),
-        ("url", pa.string()),
-        ("reply_to_post", pa.string()),
-        ("thread_root", pa.string()),
-        ("raw", pa.string()),
-        ("source", pa.string()),
-        ("fetched_at", _TS),
-    ]
-)
+
+@cache
+def _schemas() -> tuple[pa.Schema, pa.Schema]:
+    """The Arrow schemas of a batch of posts and of mentions."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us")
+    post = pa.schema(
+        [
+            ("platform", pa.string()),
+            ("post_id", pa.string()),
+            ("account", pa.string()),
+            ("url", pa.string()),
+            ("created_at", ts),
+            ("text", pa.string()),
+            ("kind", pa.string()),
+            ("reply_to_post", pa.string()),
+            ("reply_to_user", pa.string()),
+            ("quoted_post", pa.string()),
+            ("reposted_post", pa.string()),
+            ("thread_root", pa.string()),
+            ("urls", pa.list_(pa.string())),
+            ("mentions", pa.list_(pa.string())),
+            ("client", pa.string()),
+            ("lang", pa.string()),
+            ("raw", pa.string()),
+            ("source", pa.string()),
+            ("fetched_at", ts),
+        ]
+    )
+    mention = pa.schema(
+        [
+            ("platform", pa.string()),
+            ("mention_id", pa.string()),
+            ("account", pa.string()),
+            ("author", pa.string()),
+            ("created_at", ts),
+            ("text", pa.string()),
+            ("kind", pa.string()),
+            ("url", pa.string()),
+            ("reply_to_post", pa.string()),
+            ("thread_root", pa.string()),
+            ("raw", pa.string()),
+            ("source", pa.string()),
+            ("fetched_at", ts),
+        ]
+    )
+    return post, mention
+
 
 # Content columns: a difference in one of these makes an upsert count as "updated". The merge
 # never lets a missing value (None, empty list) from a poorer source erase a known one: an X API
@@ -1162,6 +1177,8 @@ class Store:
     def replace_staged_tweets(self, numbers: Sequence[int], posts: PostColumns) -> None:
         """Put Python's conversion (``posts``, in the order of ``numbers``) in place of the
         staged rows ``numbers``."""
+        import pyarrow as pa
+
         table = post_columns_to_arrow(posts, dedupe=False).append_column(
             "n", pa.array(numbers, pa.int64())
         )
@@ -1193,6 +1210,8 @@ class Store:
 
     def set_staged_apps(self, apps: dict[str | None, str | None]) -> None:
         """Name the posting app of every staged tweet from its ``source`` HTML."""
+        import pyarrow as pa
+
         table = pa.table(
             {
                 "source_html": pa.array(list(apps), pa.string()),
@@ -1284,6 +1303,8 @@ class Store:
 
     def save_labels(self, rows: Sequence[LabelRow]) -> int:
         """Store model output. Corrections live in their own table and are never touched."""
+        import pyarrow as pa
+
         if not rows:
             return 0
         for r in rows:
@@ -1299,7 +1320,7 @@ class Store:
                     "confidence": pa.array([float(r.confidence) for r in rows], pa.float64()),
                     "reason": [r.reason for r in rows],
                     "model_version": [r.model_version for r in rows],
-                    "labelled_at": pa.array([now] * len(rows), _TS),
+                    "labelled_at": pa.array([now] * len(rows), pa.timestamp("us")),
                 }
             )
         )
@@ -1318,6 +1339,8 @@ class Store:
         """``save_labels`` for one platform's posts given as columns (no row object per post).
         ``replace=False`` when the caller knows that none of the posts has a label yet (a
         plain insert is faster than one that looks for a row to replace)."""
+        import pyarrow as pa
+
         if not post_ids:
             return 0
         unknown = set(labels) - set(LABELS)
@@ -1422,6 +1445,8 @@ class Store:
         """Per (platform, account): how many posts ``posts_needing_labels`` would list, how
         many of those are not among the account's ``known`` post ids, and how many of them
         have a label already (of another model version)."""
+        import pyarrow as pa
+
         known = known or {}
         table = pa.table(
             {
@@ -2049,6 +2074,8 @@ def _dedupe(items: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
 
 
 def posts_to_arrow(posts: Sequence[Post]) -> pa.Table:
+    import pyarrow as pa
+
     posts = _dedupe(posts, lambda p: (p.platform, p.post_id))
     cols: dict[str, list[Any]] = {c: [] for c in POST_COLUMNS}
     for p in posts:
@@ -2071,15 +2098,16 @@ def posts_to_arrow(posts: Sequence[Post]) -> pa.Table:
         cols["raw"].append(json_text(p.raw))
         cols["source"].append(p.source)
         cols["fetched_at"].append(_naive_utc(p.fetched_at))
-    return pa.table(cols, schema=_POST_SCHEMA)
+    return pa.table(cols, schema=_schemas()[0])
 
 
 def post_columns_to_arrow(posts: PostColumns, *, dedupe: bool = True) -> pa.Table:
     """``posts_to_arrow`` of posts already in columns; a post repeated in the batch is kept
     once (the last one), as there, unless ``dedupe`` is false."""
+    import pyarrow as pa
     import pyarrow.compute as pc  # here: start-up time the other commands do not need
 
-    table = pa.table({c: posts.columns[c] for c in POST_COLUMNS}, schema=_POST_SCHEMA)
+    table = pa.table({c: posts.columns[c] for c in POST_COLUMNS}, schema=_schemas()[0])
     if not dedupe:
         return table
     keys = pc.binary_join_element_wise(table["platform"], table["post_id"], "\x00")
@@ -2090,6 +2118,8 @@ def post_columns_to_arrow(posts: PostColumns, *, dedupe: bool = True) -> pa.Tabl
 
 
 def mentions_to_arrow(mentions: Sequence[Mention]) -> pa.Table:
+    import pyarrow as pa
+
     mentions = _dedupe(mentions, lambda m: (m.platform, m.mention_id))
     cols: dict[str, list[Any]] = {c: [] for c in MENTION_COLUMNS}
     for m in mentions:
@@ -2106,4 +2136,4 @@ def mentions_to_arrow(mentions: Sequence[Mention]) -> pa.Table:
         cols["raw"].append(json_text(m.raw))
         cols["source"].append(m.source)
         cols["fetched_at"].append(_naive_utc(m.fetched_at))
-    return pa.table(cols, schema=_MENTION_SCHEMA)
+    return pa.table(cols, schema=_schemas()[1])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -529,3 +531,20 @@ def test_engage_import_leaves_no_copy_behind_when_the_database_cannot_be_opened(
     assert list(db.parent.iterdir()) == [db]  # the copy started ahead is gone with its folder
     assert not copy_threads()
     assert db.read_text() == "not a database"
+
+
+def test_engage_import_reaches_the_copy_before_loading_the_heavy_libraries() -> None:
+    """``engage import`` starts copying the archive (``copy_ahead``) before it opens the
+    database, and stages it in DuckDB while the classifier's libraries load: the modules it
+    needs up to the copy load no DuckDB, and opening a store loads no pyarrow or numpy."""
+    code = (
+        "import sys\n"
+        "import engage.cli, engage.cli.cmd_import, engage.importer\n"
+        "early = sorted(m for m in ('duckdb', 'pyarrow', 'numpy', 'scipy', 'sklearn')"
+        " if m in sys.modules)\n"
+        "import engage.store\n"
+        "store = sorted(m for m in ('pyarrow', 'numpy', 'scipy', 'sklearn') if m in sys.modules)\n"
+        "print(','.join(early) + '|' + ','.join(store))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "|"
