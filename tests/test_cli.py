@@ -41,6 +41,32 @@ def test_python_dash_m_engage_works() -> None:
     assert out.stdout.startswith("engage, version")
 
 
+BLAS_THREADS = (
+    "import sys\n"
+    "from engage import _entry\n"
+    "sys.argv = ['engage', '--version']\n"
+    "try:\n    _entry.main()\nexcept SystemExit:\n    pass\n"
+    "import numpy, os\n"
+    "from threadpoolctl import threadpool_info\n"
+    "blas = [i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
+    "print(os.environ.get('OPENBLAS_NUM_THREADS'), blas, file=sys.stderr)\n"
+)
+
+
+def test_the_command_line_runs_numpy_with_one_blas_thread_unless_the_user_says() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS], capture_output=True, text=True, env=env, check=True
+    )
+    chosen, threads = out.stderr.strip().split(" ", 1)
+    assert chosen == "1" and set(json.loads(threads)) == {1}
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stderr.split(" ", 1)[0] == "3"
+
+
 def test_demo_builds_its_own_database_and_prints_a_summary(run_cli) -> None:  # type: ignore[no-untyped-def]
     result = run_cli("demo")
     assert result.exit_code == 0, result.stderr
