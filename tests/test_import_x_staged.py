@@ -339,6 +339,37 @@ def test_an_interrupted_staged_import_resumes_exactly_once(
     assert [r[1] for r in stored(db)] == [str(4000 + i) for i in range(11)]
 
 
+def test_batches_are_looked_up_among_the_stored_posts_only_when_some_were_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first import looks at its whole stage once (nothing stored: no batch can meet a
+    stored post); an import into a database that has some of its posts looks at each batch."""
+    tweets = [tweet(str(4000 + i), f"post {i}") for i in range(11)]
+    archive = write_zip(tmp_path / "a.zip", x_files(tweets))
+    real = Store.staged_already_stored
+    looked: list[tuple[int, int] | None] = []
+
+    def spy(self: Store, batch: StagedRange | None = None) -> int:
+        looked.append(None if batch is None else (batch.first, batch.last))
+        return real(self, batch)
+
+    monkeypatch.setattr(Store, "staged_already_stored", spy)
+    db = tmp_path / "e.duckdb"
+    with open_store(db) as store:
+        first = run_import(store, archive, batch_size=4, classify=False)
+    assert looked == [None] and first.new == 11
+    edited = [tweet(str(4000 + i), f"post {i} edited") for i in (3, 9)]
+    more = [tweet(str(5000 + i), f"new {i}") for i in range(3)]
+    archive2 = write_zip(tmp_path / "b.zip", x_files(more + edited))
+    looked.clear()
+    with open_store(db) as store:
+        second = run_import(store, archive2, batch_size=2, classify=False)
+    assert looked == [None, (1, 2), (3, 4), (5, 5)]
+    assert (second.new, second.updated) == (3, 2)
+    texts = {r[1]: r[POST_COLUMNS.index("text")] for r in stored(db)}
+    assert len(texts) == 14 and texts["4003"] == "post 3 edited" and texts["5002"] == "new 2"
+
+
 def test_a_repeated_tweet_is_kept_once_as_the_last_copy(tmp_path: Path) -> None:
     tweets = sample_tweets()
     again = copy.deepcopy(tweets[0])
