@@ -15,7 +15,7 @@ def _accounts(app: AppContext) -> Accounts:
 
 
 def _read_stdin_line(what: str) -> str:
-    line = click.get_text_stream("stdin").readline().strip()
+    line = sys.stdin.readline().strip()
     if not line:
         raise UsageError(f"nothing on stdin; pipe the {what} in, e.g. 'pass show ... | engage ...'")
     return line
