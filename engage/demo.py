@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Mention, Post
+from engage.errors import StoreError
 
 PAT = {
     "mastodon": "pat@mastodon.example",
@@ -399,10 +400,16 @@ def write_demo_database(path: Path, now: datetime | None = None) -> DemoResult:
     from engage.store import open_store
 
     data = build_demo_data(now)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".building")
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write the demo database {path}: {exc.strerror or exc}; choose another "
+            "place with --out"
+        ) from None
     with open_store(tmp) as store:
         store.commit_page("demo", "posts", data.posts, data.mentions, None)
         from engage.classify import label_new_posts

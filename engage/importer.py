@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from connectors import x_archive
 from connectors.base import Importer, Mention, Post, PostColumns, discover_importers
 from connectors.x_archive import StagedPart, XArchiveImporter
-from engage.errors import ImportFormatError, ModelError, UsageError
+from engage.errors import ImportFormatError, ModelError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from engage.classify import Precomputed
@@ -376,8 +376,15 @@ class PostsCopy:
 
     def __init__(self, importer: XArchiveImporter, beside: Path) -> None:
         self.importer = importer
-        beside.mkdir(parents=True, exist_ok=True)
-        self._tmp = tempfile.TemporaryDirectory(prefix=".engage-import-", dir=beside)
+        try:
+            beside.mkdir(parents=True, exist_ok=True)
+            self._tmp = tempfile.TemporaryDirectory(prefix=".engage-import-", dir=beside)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in {beside}, the database's folder, where the import copies the "
+                f"archive's posts files for a moment: {exc.strerror or exc}; choose another "
+                "database with --db or ENGAGE_DB"
+            ) from None
         self.folder = Path(self._tmp.name)
         self._parts: queue.Queue[StagedPart | None] = queue.Queue()
         self._written: list[list[StagedPart] | None] = []

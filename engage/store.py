@@ -1995,7 +1995,13 @@ def open_store(
                 f"no database at {path} yet: run 'engage fetch', 'engage import PATH' or "
                 "'engage demo' first"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of database {path}: {exc.strerror or exc}; "
+                "choose another place with --db or ENGAGE_DB"
+            ) from None
     if read_only:
         con = _connect(path, True, lock_timeout)
         store = Store(con, path, True)

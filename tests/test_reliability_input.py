@@ -27,6 +27,7 @@ from test_import_bluesky_car import DID
 from test_import_bluesky_car import records as car_records
 
 from engage import paths
+from engage.errors import StoreError
 from engage.store import MIGRATIONS, open_store
 
 SETTINGS = settings(
@@ -426,3 +427,26 @@ def test_upgrading_from_each_earlier_schema_keeps_every_row(
     # and the upgraded database is usable: every post can be read back as a record
     with open_store(db, read_only=True) as store:
         assert len([p for batch in store.iter_posts() for p in batch]) == 3
+
+
+# -- a database where no folder can be made --------------------------------------------------------
+
+
+def test_a_database_whose_folder_cannot_be_made_is_one_line_not_a_traceback(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A path under a plain file (no folder can be made there, even by root): the import, which
+    copies the archive's posts files beside the database, the demo and opening a store each say
+    so in one line."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    archive = write_zip(tmp_path / "x.zip", x_files())
+    r = run_cli("--db", str(blocker / "e.duckdb"), "import", str(archive))
+    assert r.exit_code == 1
+    assert "cannot write in" in one_error_line(r.stderr) and str(blocker) in r.stderr
+    r = run_cli("demo", "--out", str(blocker / "demo.duckdb"))
+    assert r.exit_code == 1
+    assert "cannot write the demo database" in one_error_line(r.stderr)
+    with pytest.raises(StoreError, match="cannot create the folder of database"):
+        open_store(blocker / "sub" / "e.duckdb")
+    assert blocker.read_text() == "not a folder" and not list(tmp_path.glob("**/*.duckdb*"))
