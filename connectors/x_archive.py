@@ -348,6 +348,12 @@ class XArchiveImporter(Importer):
         folder = _POSTS_FILE.match(posts[0]).group("dir")  # type: ignore[union-attr]
         return posts, f"{folder}account.js"
 
+    def posts_bytes(self) -> int:
+        """The unpacked size of the posts files (what ``stage_copies`` writes, about)."""
+        with self._open() as files:
+            posts_files, _account_file = self._layout(files)
+            return sum(files.size(name) for name in posts_files)
+
     def _whole_posts_files(self, files: ExportFiles) -> list[str]:
         """The posts files in reading order; a cut-off file is refused before anything of the
         export is saved."""

@@ -18,6 +18,7 @@ mtime of the export). Importing the same export again re-upserts everything, whi
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import logging
@@ -400,7 +401,19 @@ class PostsCopy:
             )
         except _Stopped:
             pass
-        except BaseException as exc:  # raised again by result(), in the importing thread
+        except OSError as exc:  # raised again by result(), in the importing thread
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                self._failure.append(exc)
+            else:
+                self._failure.append(
+                    StoreError(
+                        f"no room to copy the archive's posts files into {self.folder.parent}, "
+                        f"the database's folder: {exc.strerror}; free about "
+                        f"{_posts_mb(self.importer)} MB there, or choose another database "
+                        "with --db or ENGAGE_DB"
+                    )
+                )
+        except BaseException as exc:
             self._failure.append(exc)
         finally:
             self._parts.put(None)
@@ -427,6 +440,14 @@ class PostsCopy:
         self._stop.set()
         self._thread.join()
         self._tmp.cleanup()
+
+
+def _posts_mb(importer: XArchiveImporter) -> int:
+    """The size of the archive's posts files unpacked, in MB (rounded up; 0 if unknown)."""
+    try:
+        return -(-importer.posts_bytes() // 1_000_000)
+    except Exception:  # (only for the message of another error)
+        return 0
 
 
 def copy_ahead(importer: Importer, beside: Path) -> PostsCopy | None:

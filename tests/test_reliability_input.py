@@ -9,6 +9,7 @@ And upgrades: a database made by every earlier schema version (the first K migra
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import zipfile
@@ -21,11 +22,12 @@ import pytest
 from bluesky_car_build import Repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from import_archives_build import mastodon_files, write_zip, x_files
+from import_archives_build import mastodon_files, tweet, write_zip, x_files
 from reliability_support import Snapshot, one_error_line, snapshot
 from test_import_bluesky_car import DID
 from test_import_bluesky_car import records as car_records
 
+from connectors import x_archive
 from engage import paths
 from engage.errors import StoreError
 from engage.store import MIGRATIONS, open_store
@@ -450,3 +452,29 @@ def test_a_database_whose_folder_cannot_be_made_is_one_line_not_a_traceback(
     with pytest.raises(StoreError, match="cannot create the folder of database"):
         open_store(blocker / "sub" / "e.duckdb")
     assert blocker.read_text() == "not a folder" and not list(tmp_path.glob("**/*.duckdb*"))
+
+
+def test_a_full_disk_while_copying_the_posts_files_is_one_line_and_saves_nothing(
+    run_cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import copies the archive's posts files beside the database: a full disk there is
+    said in one line with the room needed, and nothing is saved or left behind."""
+    before = _seed_database(run_cli, tmp_path)
+    archive = write_zip(
+        tmp_path / "x.zip", x_files([tweet(str(900 + i), "a post") for i in range(30)])
+    )
+
+    def no_room(*args: Any) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(x_archive, "_copy_parts", no_room)
+    r = run_cli("import", str(archive))
+    assert r.exit_code == 1
+    line = one_error_line(r.stderr)
+    assert (
+        "no room to copy" in line
+        and str(paths.db_path().parent) in line
+        and "free about 1 MB" in line
+    )
+    assert snapshot(paths.db_path()) == before
+    assert not list(paths.db_path().parent.glob(".engage-import-*"))
