@@ -15,7 +15,6 @@ from typing import Any
 from connectors.base import AccountInfo
 from engage import credentials
 from engage.errors import UsageError
-from engage.store import open_store
 
 BLUESKY_DEFAULT_SERVICE = "https://bsky.social"
 
@@ -38,6 +37,8 @@ class Accounts:
         self.lock_timeout = lock_timeout
 
     def _open(self) -> Any:
+        from engage.store import open_store  # here: DuckDB loads when an account is written
+
         return open_store(self.db_path, lock_timeout=self.lock_timeout)
 
     def check_name_free(self, name: str) -> None:

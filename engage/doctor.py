@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from engage import credentials, paths
 from engage.config import load_config
 from engage.errors import EngageError
-from engage.store import LATEST_SCHEMA, open_store
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,8 @@ def run_checks(db_override: str | None = None) -> list[Check]:
             Check("database", "warn", f"{db} (none yet: run 'engage fetch' or 'engage import')")
         )
     else:
+        from engage.store import LATEST_SCHEMA, open_store  # here: --help loads no DuckDB
+
         try:
             with open_store(db, read_only=True, lock_timeout=timeout) as store:
                 version = store.schema_version()

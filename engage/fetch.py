@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import AccountInfo, Connector, FetchSettings, Page, discover_connectors
 from engage import credentials
@@ -32,7 +32,18 @@ from engage.errors import (
     ReadCapReached,
     UsageError,
 )
-from engage.store import open_store
+
+if TYPE_CHECKING:
+    from engage.store import Store
+
+
+def open_store(path: Path, *, lock_timeout: float) -> Store:
+    """``engage.store.open_store``, imported when a fetch first writes: ``engage --help`` and
+    the fetch's argument checks do not load DuckDB."""
+    from engage.store import open_store as open_
+
+    return open_(path, lock_timeout=lock_timeout)
+
 
 log = logging.getLogger(__name__)
 

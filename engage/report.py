@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engage import goals
-from engage.store import GENUINE_LABELS, LABELS
+from engage.vocab import GENUINE_LABELS, LABELS
 
 if TYPE_CHECKING:
     from engage.config import Config

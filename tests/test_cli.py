@@ -41,6 +41,25 @@ def test_python_dash_m_engage_works() -> None:
     assert out.stdout.startswith("engage, version")
 
 
+LOADED_BY_HELP = (
+    "import sys, click\n"
+    "from engage.cli import cli\n"
+    "ctx = click.Context(cli)\n"
+    "for name in cli.list_commands(ctx):\n"
+    "    cli.get_command(ctx, name)\n"
+    "heavy = ('duckdb', 'numpy', 'pyarrow', 'scipy', 'sklearn', 'textual')\n"
+    "print(','.join(m for m in heavy if m in sys.modules))\n"
+)
+
+
+def test_listing_the_commands_loads_no_database_or_numeric_library() -> None:
+    """``engage --help`` resolves every command: it must not pay for DuckDB or numpy."""
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_HELP], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
 BLAS_THREADS = (
     "import sys\n"
     "from engage import _entry\n"

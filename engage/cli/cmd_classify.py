@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from engage.classify import classify_jsonl
 from engage.cli._common import AppContext, pass_app
 from engage.errors import UsageError
 
@@ -35,6 +34,8 @@ def command(app: AppContext, jsonl: str, out: str | None) -> None:
     engage classify --jsonl posts.jsonl
     engage classify --jsonl posts.jsonl --out labels.jsonl
     """
+    from engage.classify import classify_jsonl  # here: --help must not load the classifier
+
     rows = classify_jsonl(Path(jsonl).expanduser(), app.config)
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     if out is None:

@@ -6,8 +6,6 @@ import click
 
 from engage import paths
 from engage.cli._common import AppContext, pass_app
-from engage.demo import write_demo_database
-from engage.store import open_store
 
 
 def render_summary(counts: dict[str, object]) -> list[str]:
@@ -56,6 +54,9 @@ def command(app: AppContext, out: str | None, dashboard: bool) -> None:
     path = Path(out).expanduser() if out else paths.demo_db_path()
     if app.db_override and Path(app.db_override).expanduser().resolve() == path.resolve():
         pass  # the user pointed --db at the demo file itself: fine, it is the demo's
+    from engage.demo import write_demo_database  # here: --help must not load DuckDB
+    from engage.store import open_store
+
     result = write_demo_database(path)
     with open_store(path, read_only=True) as store:
         counts = store.summary_counts()

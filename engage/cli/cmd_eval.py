@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engage.classify import EvalResult, evaluate_active
 from engage.cli._common import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from engage.classify import EvalResult
 
 
 def render_eval(r: EvalResult) -> list[str]:
@@ -45,6 +48,8 @@ def command(app: AppContext, data: str | None) -> None:
     engage eval
     engage eval --data my_labelled_posts.jsonl
     """
+    from engage.classify import evaluate_active  # here: --help must not load the classifier
+
     result = evaluate_active(Path(data).expanduser() if data else None, app.config)
     for line in render_eval(result):
         click.echo(line)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engage.classify import correct_label
 from engage.cli._common import AppContext, pass_app
-from engage.store import LABELS
+from engage.vocab import LABELS
 
 
 @click.command("label")
@@ -33,6 +32,8 @@ def command(
     engage label 113370000000000001 comment
     engage label https://mastodon.example/@pat/113370000000000001 --clear
     """
+    from engage.classify import correct_label  # here: --help must not load the classifier
+
     with app.open_store() as store:
         result = correct_label(store, post_id, label, platform=platform, clear=clear)
     click.echo(result)

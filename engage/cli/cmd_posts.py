@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from engage.cli._common import AppContext, parse_since, pass_app
-from engage.store import LABELS, PostView
+from engage.vocab import LABELS
+
+if TYPE_CHECKING:
+    from engage.store import PostView
 
 
 def render_post(v: PostView, width: int = 100) -> list[str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from engage.classify import TrainReport, label_new_posts, reset_personal, train_personal
 from engage.cli._common import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from engage.classify import TrainReport
 
 
 def render_report(r: TrainReport) -> list[str]:
@@ -36,6 +40,9 @@ def command(app: AppContext, reset: bool) -> None:
     engage train
     engage train --reset
     """
+    # here: --help must not load the classifier
+    from engage.classify import label_new_posts, reset_personal, train_personal
+
     if reset:
         found = reset_personal()
         click.echo("personal model removed" if found else "no personal model; nothing to reset")
