@@ -238,51 +238,18 @@ MENTION_COLUMNS: tuple[str, ...] = (
 
 @cache
 def _schemas() -> tuple[pa.Schema, pa.Schema]:
-    """The Arrow schemas of a batch of posts and of mentions."""
+    """The Arrow schemas of a batch of posts and of mentions (``POST_COLUMNS``,
+    ``MENTION_COLUMNS``): text, but for the times and the lists."""
     import pyarrow as pa
 
     ts = pa.timestamp("us")
-    post = pa.schema(
-        [
-            ("platform", pa.string()),
-            ("post_id", pa.string()),
-            ("account", pa.string()),
-            ("url", pa.string()),
-            ("created_at", ts),
-            ("text", pa.string()),
-            ("kind", pa.string()),
-            ("reply_to_post", pa.string()),
-            ("reply_to_user", pa.string()),
-            ("quoted_post", pa.string()),
-            ("reposted_post", pa.string()),
-            ("thread_root", pa.string()),
-            ("urls", pa.list_(pa.string())),
-            ("mentions", pa.list_(pa.string())),
-            ("client", pa.string()),
-            ("lang", pa.string()),
-            ("raw", pa.string()),
-            ("source", pa.string()),
-            ("fetched_at", ts),
-        ]
-    )
-    mention = pa.schema(
-        [
-            ("platform", pa.string()),
-            ("mention_id", pa.string()),
-            ("account", pa.string()),
-            ("author", pa.string()),
-            ("created_at", ts),
-            ("text", pa.string()),
-            ("kind", pa.string()),
-            ("url", pa.string()),
-            ("reply_to_post", pa.string()),
-            ("thread_root", pa.string()),
-            ("raw", pa.string()),
-            ("source", pa.string()),
-            ("fetched_at", ts),
-        ]
-    )
-    return post, mention
+    types = {"created_at": ts, "fetched_at": ts, "urls": pa.list_(pa.string())}
+    types["mentions"] = types["urls"]
+
+    def schema(columns: Sequence[str]) -> pa.Schema:
+        return pa.schema([(c, types.get(c, pa.string())) for c in columns])
+
+    return schema(POST_COLUMNS), schema(MENTION_COLUMNS)
 
 
 # Content columns: a difference in one of these makes an upsert count as "updated". The merge
