@@ -476,11 +476,7 @@ def _stage(
         staged = job.result()
     if staged is None or labeller is None:
         return staged, None
-    if (
-        store.count_account_posts(copies.importer.platform, account)
-        or store.staged_already_stored()
-        or store.staged_duplicates()
-    ):
+    if store.count_account_posts(copies.importer.platform, account) or not store.staged_all_new():
         # labels depend on the stored posts (the account's history, what a stored post becomes
         # when merged with the export's copy): label after the import, from the database
         return staged, None

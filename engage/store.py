@@ -622,7 +622,7 @@ class Store:
         self.read_only = read_only
         self.changed = False
         self._staged_duplicates: bool | None = None  # see staged_duplicates
-        self._staged_none_stored: bool | None = None  # see _staged_batch_stored
+        self._staged_all_new: bool | None = None  # see staged_all_new
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -994,7 +994,7 @@ class Store:
         (malformed JSON, an item that is not a tweet object): the caller imports the export
         through its Python reader then, which says precisely what is wrong."""
         con = self.con
-        self._staged_duplicates = self._staged_none_stored = None
+        self._staged_duplicates = self._staged_all_new = None
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_STAGE}")
         limit = _first(con.execute("SELECT current_setting('memory_limit')"))[0]
         # each reader holds its part until it commits: more room than a single reader needs
@@ -1210,17 +1210,16 @@ class Store:
         )
         return int(row[0])
 
-    def _staged_batch_stored(self, batch: StagedRange) -> bool:
-        """Whether a post of ``batch`` is stored already. When none of the staged posts was
-        stored before the first batch and none is staged twice, no batch can find one (the
-        import adds only other staged posts meanwhile): the whole stage is looked at once then,
-        not every batch against a growing table again (100,000 tweets, one traced run: the
-        three later batch checks took 0.17 s of the writer thread)."""
-        if self._staged_none_stored is None:
-            self._staged_none_stored = (
+    def staged_all_new(self) -> bool:
+        """Whether none of the staged posts is stored (under any account) and none is staged
+        twice. Asked before the import saves its first batch, and kept for the stage: the
+        import adds only other staged posts meanwhile, so no batch can then meet a stored post
+        (100,000 tweets, one traced run: checking every batch took 0.17 s of the writer)."""
+        if self._staged_all_new is None:
+            self._staged_all_new = (
                 not self.staged_duplicates() and self.staged_already_stored() == 0
             )
-        return not self._staged_none_stored and self.staged_already_stored(batch) > 0
+        return self._staged_all_new
 
     def staged_duplicates(self) -> bool:
         """Whether a post is staged more than once (an export repeating a tweet)."""
@@ -1242,7 +1241,7 @@ class Store:
 
     def drop_stage(self) -> None:
         """Forget the staged export (idempotent)."""
-        self._staged_duplicates = self._staged_none_stored = None
+        self._staged_duplicates = self._staged_all_new = None
         with contextlib.suppress(duckdb.Error):
             self.con.execute(f"DETACH DATABASE IF EXISTS {_STAGE}")
 
@@ -1252,7 +1251,9 @@ class Store:
         con = self.con
         cols = ", ".join(f"p.{c}" for c in POST_COLUMNS)
         rows = f"SELECT {cols} FROM {_STAGE}.posts p WHERE p.n BETWEEN $1 AND $2 "
-        if not self.staged_duplicates() and not self._staged_batch_stored(batch):
+        if self.staged_all_new() or (
+            not self.staged_duplicates() and not self.staged_already_stored(batch)
+        ):
             # the usual first import: none of the batch's posts is stored yet, so it is one
             # insert straight from the staging database (no copy of the batch, no comparison)
             new = _first(
