@@ -341,6 +341,34 @@ def test_progress_is_reported_and_counts_add_up(tmp_path: Path, monkeypatch) -> 
     assert open_importer(folder).kind == "x-archive"
 
 
+def test_threads_switch_often_during_an_import_and_as_before_after_it(tmp_path: Path) -> None:
+    import engage.importer as imp
+
+    during: list[float] = []
+    folder = write_folder(tmp_path / "arch", x_files(nine_tweets()))
+    bad = x_files()
+    bad["data/tweets.js"] = bad["data/tweets.js"].replace('"id_str" : "1003",', '"id_str" : ')
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        with open_store(tmp_path / "e.duckdb") as store:
+            run_import(
+                store,
+                folder,
+                batch_size=4,
+                classify=False,
+                on_progress=lambda _n: during.append(sys.getswitchinterval()),
+            )
+            assert during and max(during) == pytest.approx(imp.IMPORT_SWITCH_INTERVAL)
+            assert sys.getswitchinterval() == pytest.approx(0.004)
+            # a failed import puts it back too
+            with pytest.raises(ImportFormatError):
+                run_import(store, write_zip(tmp_path / "bad.zip", bad))
+            assert sys.getswitchinterval() == pytest.approx(0.004)
+    finally:
+        sys.setswitchinterval(before)
+
+
 # -- the streaming reader ------------------------------------------------------------------------
 
 
