@@ -71,7 +71,7 @@ PROGRESS_EVERY = 500
 #: how often (seconds) Python hands its global lock between threads during an import (default
 #: 0.005): the copy, reading and writing threads hand their work to zlib and DuckDB and need the
 #: lock only for moments between calls; with the default they wait up to 5 ms each time behind
-#: the main thread's imports and classification (measured: about 0.15-0.25 s of a 3.5 s import)
+#: the main thread's imports and classification (measured: 0.1-0.25 s of a 3.1-3.5 s import)
 IMPORT_SWITCH_INTERVAL = 0.001
 
 ProgressCallback = Callable[[int], None]

@@ -95,7 +95,7 @@ def command(app: AppContext, path: str, kind: str | None, no_label: bool) -> int
     copies = copy_ahead(importer, app.db_path.parent)
     try:
         with (
-            brisk_thread_switches(),  # from the start of the copy: its thread is one of them
+            brisk_thread_switches(),  # while the copy runs too: its thread is one of them
             _progress_bar(sys.stderr.isatty()) as on_progress,
             app.open_store() as store,
         ):
