@@ -2,8 +2,8 @@
 
 A shell prompt cannot wait for DuckDB to load, so every engage process that writes the database
 rewrites a small JSON snapshot of today's goal state beside it (``paths.prompt_cache_path``:
-``<db>.prompt``). ``refresh(store)`` is registered with ``engage.store.on_change`` by the CLI (in
-the ``cli`` group callback), so it runs inside fetch, import, label, demo and train just before
+``<db>.prompt``). ``refresh(store)`` is registered with ``engage.changes.on_change`` by the CLI
+(in the ``cli`` group callback), so it runs inside fetch, import, label, demo and train just before
 their store closes. It checkpoints the database first, so the database file is not touched
 again after the snapshot is written; a reader can then tell a stale snapshot (one written before
 the database file last changed, or while a write-ahead log exists) and fall back to a live query.
@@ -520,7 +520,7 @@ _pending: set[str] = set()
 
 
 def refresh_listener(store: Store) -> None:
-    """``engage.store.on_change`` listener: ``refresh`` with the config loaded afresh.
+    """``engage.changes.on_change`` listener: ``refresh`` with the config loaded afresh.
 
     A fetch commits page by page, each in its own short store session; refreshing after every
     page would repeat the goal queries many times a second. So a database refreshed by this

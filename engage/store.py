@@ -27,7 +27,6 @@ import duckdb
 
 from connectors.base import AccountInfo, Mention, Post, PostColumns, json_text
 from engage import changes
-from engage.changes import on_change as on_change
 from engage.errors import DatabaseBusyError, StoreError, UsageError
 from engage.vocab import GENUINE_LABELS as GENUINE_LABELS  # re-exported
 from engage.vocab import LABELS
@@ -354,10 +353,6 @@ def _now() -> datetime:
 _LOCK_RE = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 _PID_RE = re.compile(r"\(PID (\d+)\)")
 
-# the listeners Store.close runs (registered with engage.changes.on_change, also importable
-# from here)
-_change_listeners = changes.listeners
-
 
 def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + max(0.0, lock_timeout)
@@ -643,7 +638,7 @@ class Store:
             return
         if self.changed and not self.read_only:
             # listeners read through this same connection, before it closes
-            for listener in list(_change_listeners):
+            for listener in list(changes.listeners):  # engage.changes.on_change
                 try:
                     listener(self)
                 except Exception:  # a cache refresh must never break the command

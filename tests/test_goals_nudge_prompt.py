@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from engage import _entry, goalcache, nudge, prompt
+from engage.changes import on_change
 from engage.config import load_config
-from engage.store import LabelRow, on_change, open_store
+from engage.store import LabelRow, open_store
 from tests.goals_support import build_db, make_mention, make_post, write_config
 
 NOW = time.time()

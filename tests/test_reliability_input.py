@@ -393,7 +393,7 @@ def test_upgrading_from_each_earlier_schema_keeps_every_row(
 ) -> None:
     # a migration is a write, so change listeners other tests registered (the prompt cache
     # records the time zone in meta) would run at close: this test is about the migrations
-    monkeypatch.setattr("engage.store._change_listeners", [])
+    monkeypatch.setattr("engage.changes.listeners", [])
     db = tmp_path / f"schema-{k}.duckdb"
     con = duckdb.connect(str(db))
     con.execute(
