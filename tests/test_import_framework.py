@@ -204,10 +204,15 @@ def test_a_truncated_archive(tmp_path: Path, run_cli, maker) -> None:
     assert not db.exists()
 
 
-def test_malformed_json_in_the_posts_file(tmp_path: Path, run_cli) -> None:
+def malformed_x_files() -> dict[str, str]:
+    """An X archive whose posts file is malformed JSON (one value missing)."""
     files = x_files()
     files["data/tweets.js"] = files["data/tweets.js"].replace('"id_str" : "1003",', '"id_str" : ')
-    archive = write_zip(tmp_path / "a.zip", files)
+    return files
+
+
+def test_malformed_json_in_the_posts_file(tmp_path: Path, run_cli) -> None:
+    archive = write_zip(tmp_path / "a.zip", malformed_x_files())
     db = tmp_path / "e.duckdb"
     r = run_cli("--db", str(db), "import", str(archive))
     assert r.exit_code == 2
@@ -346,8 +351,6 @@ def test_threads_switch_often_during_an_import_and_as_before_after_it(tmp_path: 
 
     during: list[float] = []
     folder = write_folder(tmp_path / "arch", x_files(nine_tweets()))
-    bad = x_files()
-    bad["data/tweets.js"] = bad["data/tweets.js"].replace('"id_str" : "1003",', '"id_str" : ')
     before = sys.getswitchinterval()
     sys.setswitchinterval(0.004)
     try:
@@ -363,7 +366,7 @@ def test_threads_switch_often_during_an_import_and_as_before_after_it(tmp_path: 
             assert sys.getswitchinterval() == pytest.approx(0.004)
             # a failed import puts it back too
             with pytest.raises(ImportFormatError):
-                run_import(store, write_zip(tmp_path / "bad.zip", bad))
+                run_import(store, write_zip(tmp_path / "bad.zip", malformed_x_files()))
             assert sys.getswitchinterval() == pytest.approx(0.004)
     finally:
         sys.setswitchinterval(before)
