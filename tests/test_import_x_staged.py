@@ -579,3 +579,9 @@ def test_engage_import_reaches_the_copy_before_loading_the_heavy_libraries() -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "|"
+
+
+def test_a_staged_import_commits_whole_row_groups() -> None:
+    # DuckDB writes a transaction's full row groups to the file once, as they fill; a batch
+    # that ends inside a row group sends its rows through the log (see engage.store)
+    assert engage.importer.STAGED_BATCH_SIZE % engage.store.ROW_GROUP_SIZE == 0

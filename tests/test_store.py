@@ -12,7 +12,7 @@ import pytest
 
 from connectors.base import AccountInfo, Mention, Post
 from engage.errors import DatabaseBusyError, StoreError, UsageError
-from engage.store import LATEST_SCHEMA, MIGRATIONS, LabelRow, open_store
+from engage.store import LATEST_SCHEMA, MIGRATIONS, ROW_GROUP_SIZE, LabelRow, open_store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -230,3 +230,68 @@ def test_iter_posts_can_leave_the_raw_json_out(tmp_path: Path) -> None:
     assert [p.raw for p in lean] == [None, None, None]
     assert [p.raw for p in full] == [{"id": "1000"}, {"id": "1001"}, {"id": "1002"}]
     assert [p.text for p in lean] == [p.text for p in full]
+
+
+def _insert_generated_posts(con: duckdb.DuckDBPyConnection, first_id: int, n: int) -> None:
+    con.execute(
+        "INSERT INTO posts (platform, post_id, account, created_at, text, kind, urls, mentions, "
+        "source) SELECT 'x', (? + range)::TEXT, 'pat', TIMESTAMP '2025-03-01' "
+        "+ range * INTERVAL 1 MINUTE, 'generated ' || range, 'post', [], [], 'test' FROM range(?)",
+        [first_id, n],
+    )
+
+
+def _row_groups(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(row group, rows) of the posts table."""
+    return [
+        (int(g), int(n))
+        for g, n in con.execute(
+            "SELECT row_group_id, max(count) FROM pragma_storage_info('posts') "
+            "WHERE column_name = 'post_id' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def test_the_database_keeps_posts_in_row_groups_of_engage_size(tmp_path: Path) -> None:
+    db = tmp_path / "e.duckdb"
+    with open_store(db) as store:
+        _insert_generated_posts(store.con, 10_000_000, ROW_GROUP_SIZE + 100)
+        store.checkpoint()
+        layout = _row_groups(store.con)
+        spill_to = store.con.execute("SELECT current_setting('temp_directory')").fetchone()
+    # DuckDB's own default would have kept all of them in one row group of 122,880
+    assert layout == [(0, ROW_GROUP_SIZE), (1, 100)]
+    assert spill_to == (f"{db}.tmp",)  # where DuckDB spills for a database it opens itself
+    with open_store(db, read_only=True) as store:
+        assert _row_groups(store.con) == layout
+        assert store.con.execute("SELECT count(*) FROM posts").fetchone() == (ROW_GROUP_SIZE + 100,)
+
+
+def test_a_database_with_duckdbs_own_row_groups_opens_and_takes_new_posts(
+    tmp_path: Path,
+) -> None:
+    # an older engage (or DuckDB's own shell) wrote this file with row groups of 122,880 rows
+    db = tmp_path / "e.duckdb"
+    open_store(db).close()
+    con = duckdb.connect(str(db))
+    try:
+        _insert_generated_posts(con, 10_000_000, 130_000)
+        con.execute("CHECKPOINT")
+        assert _row_groups(con) == [(0, 122_880), (1, 7_120)]
+    finally:
+        con.close()
+    with open_store(db) as store:
+        result = store.upsert_posts(make_posts(5))
+        store.checkpoint()
+    assert (result.new, result.updated) == (5, 0)
+    rows = all_rows(db)
+    assert len(rows) == 130_005
+    assert len({(r[0], r[1]) for r in rows}) == 130_005
+    with open_store(db, read_only=True) as store:
+        found = [store.find_posts_by_id(str(i)) for i in (1000, 1004, 10_000_000, 10_129_999)]
+    assert [[p.text for p in f] for f in found] == [
+        ["post number 0"],
+        ["post number 4"],
+        ["generated 0"],
+        ["generated 129999"],
+    ]
