@@ -692,6 +692,17 @@ def predict_frame(
     n = len(frame)
     if n == 0:
         return []
+    labels, confs, rules, ev = _frame_labels(model, frame, scorer)
+    reasons = _frame_reasons(frame, labels, rules, ev, 0, n, {})
+    return [Prediction(*row) for row in zip(labels, confs, reasons, strict=True)]
+
+
+def _frame_labels(
+    model: Pipeline | None, frame: FeatureFrame, scorer: LinearScorer | None
+) -> tuple[list[str], list[float], list[str | None], _Evidence]:
+    """``predict_frame`` up to the reasons: the labels, the confidences, the rule that decided
+    each post (if one did) and the evidence the reasons are built from."""
+    n = len(frame)
     share, auto = _rule_masks(frame)
     lab = _rule_array(share, auto)
     rules: list[str | None] = lab.tolist()
@@ -716,18 +727,28 @@ def predict_frame(
         best = proba.argmax(axis=1)
         lab[idx] = np.array([str(c) for c in classes], dtype=object)[best]
         conf[idx] = proba[np.arange(len(idx)), best]
-    ev = _Evidence(frame)
-    confs = np.round(conf, 4).tolist()
-    labels: list[str] = lab.tolist()
-    # Equal reasons share one string (a history repeats its evidence: the same app, the same
-    # repost target...), so a hundred thousand labels hold tens of thousands of strings.
-    texts: dict[str, str] = {}
+    return lab.tolist(), np.round(conf, 4).tolist(), rules, _Evidence(frame)
+
+
+def _frame_reasons(
+    frame: FeatureFrame,
+    labels: list[str],
+    rules: list[str | None],
+    ev: _Evidence,
+    lo: int,
+    hi: int,
+    texts: dict[str, str],
+) -> list[str]:
+    """The reasons of the posts ``lo`` to ``hi`` (excluded) of ``frame``. Equal reasons share
+    one string of ``texts`` (a history repeats its evidence: the same app, the same repost
+    target...), so a hundred thousand labels hold tens of thousands of strings."""
     share_text = texts.setdefault
-    reasons = [
+    return [
         share_text(reason, reason)
-        for reason in map(build_reason, repeat(frame), range(n), labels, rules, repeat(ev))
+        for reason in map(
+            build_reason, repeat(frame), range(lo, hi), labels[lo:hi], rules[lo:hi], repeat(ev)
+        )
     ]
-    return [Prediction(*row) for row in zip(labels, confs, reasons, strict=True)]
 
 
 def frame_for(
@@ -991,6 +1012,37 @@ def classify_posts(
         return predict_frame(model.pipeline, frame)
 
 
+def prediction_columns(
+    posts: Sequence[Post] | PostFields,
+    *,
+    model: ActiveModel,
+    settings: FeatureSettings,
+    size: int,
+) -> Iterator[tuple[list[str], list[float], list[str]]]:
+    """``classify_posts`` of one account's ``posts`` as columns (labels, confidences,
+    reasons), ``size`` posts at a time, in order. The features and labels come at once; the
+    reasons, a fifth of the time, are built slice by slice, so that the caller can save a
+    slice while the next is built."""
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    with _no_cyclic_gc():
+        scorer = model.scorer
+        pipeline = None if scorer is not None else model.pipeline
+        frame = frame_for(posts, scorer, settings)
+        n = len(frame)
+        if n == 0:
+            return
+        labels, confs, rules, ev = _frame_labels(pipeline, frame, scorer)
+        texts: dict[str, str] = {}
+        for lo in range(0, n, size):
+            hi = min(lo + size, n)
+            yield (
+                labels[lo:hi],
+                confs[lo:hi],
+                _frame_reasons(frame, labels, rules, ev, lo, hi, texts),
+            )
+
+
 @contextlib.contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """Labelling makes hundreds of thousands of small objects and no reference cycles: the
@@ -1015,8 +1067,28 @@ def feature_fields(table: Any) -> tuple[list[str], PostFields]:
     return post_ids, PostFields.from_arrow(table)
 
 
+#: what ``Store.count_posts_needing_labels`` says: per (platform, account), how many posts need
+#: a label, how many of those are not among the posts labelled ahead, how many have one already
+Needing = Mapping[tuple[str, str], tuple[int, int, int]]
+
+
+def saves_ahead_as_they_are(
+    needing: Needing, key: tuple[str, str], post_ids: Sequence[str]
+) -> bool:
+    """Whether ``label_new_posts`` would save the predictions made ahead for ``post_ids`` (the
+    posts of the account ``key``) exactly as they are, given the count of the posts needing
+    labels with those ids known (``needing``): every one of them needs its label, none of the
+    account's posts that need one is left out, and none has a label to replace."""
+    n_needing, not_ahead, relabel = needing.get(key, (0, 0, 0))
+    return n_needing == len(post_ids) > 0 and not not_ahead and not relabel
+
+
 def label_new_posts(
-    store: Store, config: Config | None = None, precomputed: Precomputed | None = None
+    store: Store,
+    config: Config | None = None,
+    precomputed: Precomputed | None = None,
+    *,
+    needing: Needing | None = None,
 ) -> dict[str, int]:
     """Label every post that has no label yet, or whose label came from another model version
     and is not corrected by the user. Returns the number of posts labelled per label.
@@ -1024,12 +1096,14 @@ def label_new_posts(
     ``precomputed`` may hold the predictions of an account's whole history made ahead
     (``feature_fields`` and ``classify_posts``) with the active model (an import labels the
     export while it is being saved); they are used for the posts of that account that they
-    cover."""
+    cover. ``needing``: the posts needing labels, counted already (with the ids of
+    ``precomputed``) by a caller that wrote nothing since."""
     model = active_model()
     ahead_ids = {key: ids for key, (ids, _preds) in (precomputed or {}).items()}
-    # counted, not listed: an import's predictions made ahead usually cover every post that
-    # needs a label, and a list of a hundred thousand ids would be read for nothing
-    needing = store.count_posts_needing_labels(model.version, ahead_ids)
+    if needing is None:
+        # counted, not listed: an import's predictions made ahead usually cover every post
+        # that needs a label, and a list of a hundred thousand ids would be read for nothing
+        needing = store.count_posts_needing_labels(model.version, ahead_ids)
     if not needing:
         return {}
     settings = settings_from_config(config)

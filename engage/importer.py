@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ COLUMN_BATCH_SIZE = 10_000
 #: batch of 25,000 posts left a part of a row group to the log at every commit (100,000 tweets:
 #: 3.28 s against 2.98 s, interleaved runs of ``engage import``)
 STAGED_BATCH_SIZE = 24_576
+#: labels an import makes ahead are saved this many at a time, one row group of the labels
+#: table (see STAGED_BATCH_SIZE), each while the reasons of the next are written
+AHEAD_LABEL_SLICE = STAGED_BATCH_SIZE
 #: a staged import copies the posts files in parts of about this size (see _stage_export)
 STAGE_PART_BYTES = 24 << 20
 #: how often (in items) the progress callback is called
@@ -277,7 +281,9 @@ def _run_import(
                     read = _import_staged(staged, writer, size, resume_from, on_progress)
                     summary.posts = read
                     if ahead is not None:
-                        ahead.run()  # labels the export while the writer saves it
+                        # labels the export while the writer saves it, and has the writer
+                        # save the labels too, once it has saved the posts
+                        ahead.run(writer)
                 elif importer.columnar:
                     read = _import_columns(importer, writer, batch_size, resume_from, on_progress)
                     summary.posts = read
@@ -310,7 +316,7 @@ def _run_import(
         summary.updated = totals.updated
         summary.skipped = totals.unchanged + min(resume_from, read)
         if classify:
-            _label(store, config, summary, ahead.result() if ahead is not None else None)
+            _label(store, config, summary, ahead, writer)
     finally:
         # The collector comes back only once what the import made is gone: the first
         # allocation after gc.enable() walks everything allocated (and still alive) since
@@ -572,9 +578,14 @@ class Labeller:
         self.config = config
         self.account: tuple[str, str] | None = None
         self.store: Store | None = None
-        self._result: tuple[list[str], list[Any]] | None = None
         self._model: Any = None
         self._settings: Any = None
+        #: the staged posts' ids and, in their order, the labels, confidences and reasons
+        self.post_ids: list[str] = []
+        self.labels: list[str] = []
+        self.confidences: list[float] = []
+        self.reasons: list[str] = []
+        self.done = False
 
     def prepare(self) -> None:
         from engage import classify  # imported here: scikit-learn is slow to import
@@ -585,21 +596,66 @@ class Labeller:
             return  # reported by the labelling step after the import
         self._settings = classify.settings_from_config(self.config)
 
-    def run(self) -> None:
+    def run(self, writer: _BatchWriter | None = None) -> None:
+        """Label the staged posts. With ``writer`` (the import's, once every batch of posts
+        is handed to it), have it count the posts needing labels as soon as it has saved the
+        posts, and hand it each slice of labels as it comes, to save while the next slice is
+        labelled (``_BatchWriter.save_labels_ahead``)."""
         from engage import classify
 
-        if self._model is None or self.store is None:
+        if self._model is None or self.store is None or self.account is None:
             return
+        if writer is not None:
+            writer.count_needing_labels(self._model.version)
         table = self.store.staged_feature_table()
-        post_ids, fields = classify.feature_fields(table)
+        self.post_ids, fields = classify.feature_fields(table)
         del table  # the Arrow columns are not needed while the posts are labelled
-        preds = classify.classify_posts(fields, model=self._model, settings=self._settings)
-        self._result = (post_ids, preds)
+        for labels, confidences, reasons in classify.prediction_columns(
+            fields, model=self._model, settings=self._settings, size=AHEAD_LABEL_SLICE
+        ):
+            if writer is not None:
+                writer.save_labels_ahead(
+                    self.account,
+                    self._model.version,
+                    self.post_ids,
+                    len(self.labels),
+                    labels,
+                    confidences,
+                    reasons,
+                )
+            self.labels += labels
+            self.confidences += confidences
+            self.reasons += reasons
+        self.done = True
 
     def result(self) -> Precomputed | None:
-        if self._result is None or self.account is None:
+        """The labels as ``label_new_posts`` takes them, if the posts were labelled."""
+        from engage.classify import Prediction
+
+        if not self.done or self.account is None:
             return None
-        return {self.account: self._result}
+        rows = zip(self.labels, self.confidences, self.reasons, strict=True)
+        return {self.account: (self.post_ids, [Prediction(*row) for row in rows])}
+
+
+@dataclass
+class _CountNeeding:
+    """Count the posts needing labels of a model version (``count_needing_labels``)."""
+
+    model_version: str
+
+
+@dataclass
+class _AheadLabels:
+    """A slice of the labels made ahead, for the writer to save (``save_labels_ahead``)."""
+
+    account: tuple[str, str]
+    model_version: str
+    post_ids: list[str]
+    first: int
+    labels: list[str]
+    confidences: list[float]
+    reasons: list[str]
 
 
 class _BatchWriter:
@@ -627,10 +683,18 @@ class _BatchWriter:
         self._args = (key, where, kind)
         # batches of records wait one at a time (memory); staged ranges are tiny: all may wait
         self._queue: queue.Queue[
-            tuple[list[Post] | PostColumns | StagedRange, list[Mention], int, bool] | None
+            tuple[list[Post] | PostColumns | StagedRange, list[Mention], int, bool]
+            | _CountNeeding
+            | _AheadLabels
+            | None
         ] = queue.Queue(maxsize=queue_size)
         self.totals: UpsertResult = UpsertResult()
         self.committed = resume_from
+        #: the posts needing labels, counted (with the ids labelled ahead) once the posts were
+        #: saved, and how many labels made ahead were saved (see save_labels_ahead)
+        self.needing: dict[tuple[str, str], tuple[int, int, int]] | None = None
+        self.saved_ahead = 0
+        self._saving_ahead: bool | None = None
         self._error: BaseException | None = None  # raised once in the importing thread
         self._failed = False  # stays set: later batches must never be committed
         self._thread = threading.Thread(target=self._run, name="engage-import-writer", daemon=True)
@@ -643,6 +707,20 @@ class _BatchWriter:
                 return
             if self._failed:
                 continue  # after a failure nothing more is written: no gap can follow it
+            if isinstance(job, (_CountNeeding, _AheadLabels)):
+                try:
+                    if isinstance(job, _CountNeeding):
+                        # the posts are saved: count those needing labels, as label_new_posts
+                        # would after the import, the staged ones being labelled ahead
+                        self.needing = self._store.count_posts_needing_labels_staged(
+                            job.model_version
+                        )
+                    else:
+                        self._save_ahead(job)
+                except BaseException as exc:
+                    self._failed = True
+                    self._error = exc
+                continue
             posts, mentions, items_done, finished = job
             del job  # the batch must not outlive its commit while the next one is awaited
             try:
@@ -660,6 +738,52 @@ class _BatchWriter:
                 # write what the import logged into the database file now, on this thread
                 # (while the posts may still be labelled), not in the next commit after it
                 self._store.checkpoint()
+
+    def _save_ahead(self, job: _AheadLabels) -> None:
+        if self._saving_ahead is None:
+            # the labels are saved only if label_new_posts would save them as they are
+            from engage.classify import saves_ahead_as_they_are
+
+            self._saving_ahead = self.needing is not None and saves_ahead_as_they_are(
+                self.needing, job.account, job.post_ids
+            )
+        if not self._saving_ahead:
+            return
+        platform, _account = job.account
+        end = job.first + len(job.labels)
+        self.saved_ahead += self._store.save_label_columns(
+            platform,
+            job.post_ids[job.first : end],
+            job.labels,
+            job.confidences,
+            job.reasons,
+            job.model_version,
+            replace=False,  # none of them has a label (saves_ahead_as_they_are)
+        )
+
+    def count_needing_labels(self, model_version: str) -> None:
+        """Count the posts needing labels of ``model_version`` (``needing``) once the batches
+        handed over so far are saved, the staged posts being labelled ahead."""
+        self._raise_error()
+        self._queue.put(_CountNeeding(model_version))
+
+    def save_labels_ahead(
+        self,
+        account: tuple[str, str],
+        model_version: str,
+        post_ids: list[str],
+        first: int,
+        labels: list[str],
+        confidences: list[float],
+        reasons: list[str],
+    ) -> None:
+        """Save a slice of the labels of an account's staged posts (``Labeller``) after the
+        batches handed over so far, if ``label_new_posts`` would save them as they are given
+        the writer's count (``count_needing_labels``), which it is then told."""
+        self._raise_error()
+        self._queue.put(
+            _AheadLabels(account, model_version, post_ids, first, labels, confidences, reasons)
+        )
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -689,19 +813,34 @@ def _label(
     store: Store,
     config: Config | None,
     summary: ImportSummary,
-    precomputed: Precomputed | None = None,
+    ahead: Labeller | None = None,
+    writer: _BatchWriter | None = None,
 ) -> None:
-    """Label the posts that have no label yet, once, after the whole import."""
+    """Label the posts that have no label yet, once, after the whole import: the labels made
+    ahead (``ahead``) are used, or were saved already by the import's writer."""
     from engage import classify  # imported here: scikit-learn is slow to import
+    from engage.vocab import LABELS
 
     if config is None:
         from engage.config import load_config
 
         config = load_config()
+    counts: Counter[str] = Counter()
+    precomputed: Precomputed | None = None
+    needing = writer.needing if writer is not None else None
+    if ahead is None or not ahead.done or ahead.account is None or needing is None:
+        precomputed = ahead.result() if ahead is not None else None
+        needing = None  # counted after the import, with the ids of what was labelled ahead
+    elif writer is not None and writer.saved_ahead == len(ahead.post_ids):
+        # the writer saved them: only other accounts' posts may be left (counted before)
+        counts.update(ahead.labels)
+        needing = {key: n for key, n in needing.items() if key != ahead.account}
+    else:
+        precomputed = ahead.result()  # the writer's count was made with these ids
     try:
-        counts = classify.label_new_posts(store, config, precomputed)
+        counts.update(classify.label_new_posts(store, config, precomputed, needing=needing))
     except ModelError as exc:
         summary.label_failed = True
         summary.label_note = f"saved but not labelled: {exc}"
         return
-    summary.labels = {str(k): int(v) for k, v in dict(counts or {}).items()}
+    summary.labels = {label: counts[label] for label in LABELS if counts[label]}

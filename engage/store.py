@@ -1487,6 +1487,21 @@ class Store:
             con.unregister("known_posts")
         return {(str(p), str(a)): (int(n), int(u), int(r)) for p, a, n, u, r in rows}
 
+    def count_posts_needing_labels_staged(
+        self, model_version: str
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """``count_posts_needing_labels`` with the staged posts as the ``known`` ones (an
+        import labels them ahead), read in the database instead of handed over."""
+        rows = self.con.execute(
+            "SELECT n.platform, n.account, count(*), "
+            "count(*) FILTER (WHERE k.post_id IS NULL), count(*) FILTER (WHERE relabel) "
+            f"FROM ({_NEEDING_LABELS}) n LEFT JOIN "
+            f"(SELECT DISTINCT platform, account, post_id FROM {_STAGE}.posts) k "
+            "USING (platform, account, post_id) GROUP BY ALL",
+            [model_version],
+        ).fetchall()
+        return {(str(p), str(a)): (int(n), int(u), int(r)) for p, a, n, u, r in rows}
+
     def post_accounts(self) -> list[tuple[str, str]]:
         """Every (platform, account) that has posts."""
         rows = self.con.execute(

@@ -329,6 +329,67 @@ def test_label_new_posts_uses_predictions_made_ahead_only_for_the_posts_they_cov
         assert all(reasons(store).values())
 
 
+def test_labels_made_ahead_are_saved_as_they_are_only_when_label_new_posts_would(
+    tmp_path: Path,
+) -> None:
+    posts = [post(f"p-{i}", f"post number {i} about builds") for i in range(1, 4)]
+    acc = ("mastodon", "pat@mastodon.example")
+    ids = [p.post_id for p in posts]
+
+    def decision(sub: str, stored: list[Post], prepare=None) -> bool:  # type: ignore[no-untyped-def]
+        (tmp_path / sub).mkdir()
+        with store_with(tmp_path / sub, stored) as store:
+            if prepare is not None:
+                prepare(store)
+            version = classify.active_model().version
+            needing = store.count_posts_needing_labels(version, {acc: ids})
+        return classify.saves_ahead_as_they_are(needing, acc, ids)
+
+    version = classify.active_model().version
+    assert decision("all-new", posts)
+    # one of them has a label already: label_new_posts would save only the other two
+    assert not decision(
+        "labelled",
+        posts,
+        lambda s: s.save_labels([LabelRow("mastodon", "p-2", "ask", 0.5, "x", version)]),
+    )
+    # one has a label of another model version: it would be replaced, not inserted
+    assert not decision(
+        "older",
+        posts,
+        lambda s: s.save_labels([LabelRow("mastodon", "p-2", "ask", 0.5, "x", "old-model")]),
+    )
+    # a post of the account the labels do not cover: the account is labelled as a whole
+    assert not decision("uncovered", [*posts, post("p-4", "and one more")])
+    # no labels made ahead, or none of them needed
+    assert not classify.saves_ahead_as_they_are({}, acc, ids)
+    assert not classify.saves_ahead_as_they_are({}, acc, [])
+
+
+def test_prediction_columns_are_classify_posts_in_slices() -> None:
+    rows = [r for r in classify.load_corpus() if r.group.startswith("b01")][:50]
+    posts = [
+        replace(r.post, platform="x", account="pat", post_id=f"{i}") for i, r in enumerate(rows)
+    ]
+    model = classify.active_model()
+    settings = classify.settings_from_config(None)
+    whole = classify.classify_posts(posts, model=model, settings=settings)
+    for size in (1, 7, 50, 64):
+        slices = list(classify.prediction_columns(posts, model=model, settings=settings, size=size))
+        assert [len(labels) for labels, _c, _r in slices] == [
+            min(size, 50 - lo) for lo in range(0, 50, size)
+        ]
+        got = [
+            classify.Prediction(*row)
+            for labels, confidences, reasons in slices
+            for row in zip(labels, confidences, reasons, strict=True)
+        ]
+        assert got == whole
+    assert list(classify.prediction_columns([], model=model, settings=settings, size=3)) == []
+    with pytest.raises(ValueError):
+        list(classify.prediction_columns(posts, model=model, settings=settings, size=0))
+
+
 def test_the_stores_feature_columns_give_the_same_labels_as_post_records(tmp_path: Path) -> None:
     rows = [r for r in classify.load_corpus() if r.group.startswith("b01")][:400]
     posts = [

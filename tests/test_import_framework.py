@@ -308,29 +308,71 @@ def test_a_problem_found_mid_way_keeps_whole_batches_and_a_rerun_completes(
 def test_labels_once_at_the_end_and_prints_the_counts(
     tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    ahead: list[object] = []
+    from engage import classify
+
+    real = classify.label_new_posts
+    calls: list[tuple[int, int]] = []
+    told: list[tuple[object, object]] = []
 
     def label_new_posts(
-        store: Store, config: object, precomputed: object | None = None
+        store: Store, config: object, precomputed: object | None = None, *, needing=None
     ) -> dict[str, int]:
-        calls.append(store.count_posts())
-        ahead.append(precomputed)
-        return {"comment": 3, "share": 2}
+        saved = store.con.execute("SELECT count(*) FROM labels").fetchone()
+        calls.append((store.count_posts(), saved[0] if saved else -1))
+        told.append((precomputed, needing))
+        return real(store, config, precomputed, needing=needing)  # type: ignore[arg-type]
 
     monkeypatch.setattr("engage.classify.label_new_posts", label_new_posts)
+    db = tmp_path / "e.duckdb"
     archive = write_zip(tmp_path / "a.zip", x_files())
-    r = run_cli("--db", str(tmp_path / "e.duckdb"), "import", str(archive))
+    r = run_cli("--db", str(db), "import", str(archive))
     assert r.exit_code == 0, r.stderr
-    assert calls == [5]  # once, after every post was saved
-    # the posts of the new account were classified while they were being saved
-    (predicted,) = ahead
-    assert isinstance(predicted, dict) and list(predicted) == [("x", "pat_rivera")]
-    post_ids, preds = predicted[("x", "pat_rivera")]
-    assert len(post_ids) == len(preds) == 5
-    assert "labelled: comment 3, share 2" in r.stdout
-    r = run_cli("--db", str(tmp_path / "e.duckdb"), "import", str(archive), "--no-label")
-    assert calls == [5]
+    # once, after every post was saved; the posts of the new account were labelled while they
+    # were being saved, and the import's writer saved the labels after them: nothing is left
+    assert calls == [(5, 5)]
+    assert told == [(None, {})]
+    with open_store(db, read_only=True) as store:
+        counts = store.con.execute(
+            "SELECT label, count(*) FROM labels GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert sum(n for _label, n in counts) == 5
+    assert "labelled: " + ", ".join(f"{label} {n}" for label, n in counts) in r.stdout
+    r = run_cli("--db", str(db), "import", str(archive), "--no-label")
+    assert calls == [(5, 5)]
+
+
+def test_labels_made_ahead_go_through_label_new_posts_when_it_would_not_save_them_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label is stored for one of the export's posts (left from a post no longer stored):
+    the labels made ahead are not saved by the writer, but handed to ``label_new_posts`` with
+    the writer's count of the posts needing labels, and the stale label is replaced."""
+    from engage import classify
+
+    real = classify.label_new_posts
+    told: list[tuple[object, object]] = []
+
+    def label_new_posts(
+        store: Store, config: object, precomputed: object | None = None, *, needing=None
+    ) -> dict[str, int]:
+        told.append((precomputed, needing))
+        return real(store, config, precomputed, needing=needing)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classify, "label_new_posts", label_new_posts)
+    folder = write_folder(tmp_path / "arch", x_files())
+    with open_store(tmp_path / "e.duckdb") as store:
+        store.save_label_columns("x", ["1001"], ["share"], [0.5], ["old"], "old-model")
+        summary = run_import(store, folder)
+        labels = store.con.execute(
+            "SELECT post_id, model_version, reason <> 'old' FROM labels ORDER BY post_id"
+        ).fetchall()
+    ((precomputed, needing),) = told
+    assert isinstance(precomputed, dict) and list(precomputed) == [("x", "pat_rivera")]
+    assert needing == {("x", "pat_rivera"): (5, 0, 1)}  # five to label, one to replace
+    version = classify.active_model().version
+    assert [pid for pid, _v, _new in labels] == ["1001", "1002", "1003", "1004", "1005"]
+    assert all(v == version and new for _pid, v, new in labels)
+    assert summary.labels is not None and sum(summary.labels.values()) == 5
 
 
 def test_progress_is_reported_and_counts_add_up(tmp_path: Path, monkeypatch) -> None:

@@ -53,13 +53,17 @@ class Spy:
 
 
 def predictions_made_ahead(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """What each call of ``label_new_posts`` is given as predictions made ahead (None: none)."""
+    """What each call of ``label_new_posts`` is told of labels made ahead (None: nothing): the
+    predictions, or, when the import's writer saved them, its count of the posts needing
+    labels besides (``needing``)."""
     seen: list[object] = []
     real = classify.label_new_posts
 
-    def spy(store: Store, config: object = None, precomputed: object = None) -> dict[str, int]:
-        seen.append(precomputed)
-        return real(store, config, precomputed)  # type: ignore[arg-type]
+    def spy(
+        store: Store, config: object = None, precomputed: object = None, *, needing: object = None
+    ) -> dict[str, int]:
+        seen.append(precomputed if precomputed is not None else needing)
+        return real(store, config, precomputed, needing=needing)  # type: ignore[arg-type]
 
     monkeypatch.setattr(classify, "label_new_posts", spy)
     return seen
@@ -418,6 +422,35 @@ def test_an_account_with_posts_is_labelled_after_the_import(
         summary = run_import(store, both)
     assert seen[0] is not None and seen[1] is None
     assert summary.labels is not None and sum(summary.labels.values()) == len(tweets) - 2
+
+
+def test_the_posts_needing_labels_are_counted_with_the_staged_ones_as_labelled_ahead(
+    tmp_path: Path,
+) -> None:
+    tweets = sample_tweets()
+    folder = write_folder(tmp_path / "arch", x_files(tweets))
+    version = classify.active_model().version
+    with open_store(tmp_path / "e.duckdb") as store:
+        run_import(store, write_folder(tmp_path / "first", x_files(tweets[:3])), classify=False)
+        store.save_label_columns("x", ["1001"], ["share"], [0.5], ["r"], version)
+        store.save_label_columns("x", ["1002"], ["share"], [0.5], ["r"], "old-model")
+        copies = XArchiveImporter(folder).stage_copies(tmp_path)
+        assert copies is not None
+        store.stage_x_tweets(copies, "pat_rivera")
+        staged_ids = [
+            r[0]
+            for r in store.con.execute(
+                "SELECT post_id FROM engage_stage.posts ORDER BY n"
+            ).fetchall()
+        ]
+        stored_too = store.count_posts_needing_labels(version)
+        staged = store.count_posts_needing_labels_staged(version)
+        given = store.count_posts_needing_labels(version, {("x", "pat_rivera"): staged_ids})
+        store.drop_stage()
+    assert staged_ids == ["1001", "1002", "1003", "1004", "1005"]
+    # stored: 1001 (labelled), 1002 (an older model's label), 1003; 1002 and 1003 need labels
+    assert stored_too == {("x", "pat_rivera"): (2, 2, 1)}
+    assert staged == given == {("x", "pat_rivera"): (2, 0, 1)}
 
 
 def test_the_sql_takes_the_plain_shapes_and_leaves_the_rest_to_python(tmp_path: Path) -> None:
