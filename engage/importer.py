@@ -502,6 +502,8 @@ def _stage(
         job = pool.submit(_stage_export, store, copies, account)
         if labeller is not None:
             labeller.prepare()  # Python work, while DuckDB parses without the global lock
+        import pyarrow  # noqa: F401  (the end of the staging needs it: loaded meanwhile)
+
         staged = job.result()
     if staged is None or labeller is None:
         return staged, None
