@@ -494,7 +494,8 @@ _MONTH_NAMES = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # field of another JSON type, HTML entities in the text, a time outside the plain format, a
 # URL that is not ASCII), which Python converts. It reads the rows $4 to $5 of one part of the
 # posts files (``{part}``, see ``Store.stage_x_tweets``), whose first item is item $3 + 1 of the
-# export; $1 is the account, $2 the sources of the files. The item's JSON is kept as ``raw``.
+# export; $1 is the account, $2 the sources of the files. The item's JSON stays in its part
+# (``Store._staged_rows``): copying it here took a quarter of the conversion's time.
 _STAGE_POSTS_SQL = (
     """
 WITH parsed AS (
@@ -603,8 +604,7 @@ SELECT n,
     ($2)[file_no + 1] AS source,
     NULL::TIMESTAMP AS fetched_at,
     f.source ->> '$' AS source_html,
-    odd,
-    raw
+    odd
 FROM typed
 """
 )
@@ -646,6 +646,8 @@ class Store:
         self.read_only = read_only
         self.changed = False
         self._staged_duplicates: bool | None = None  # see staged_duplicates
+        #: the staged parts: table, number of items before its first, its number of items
+        self._staged_parts: list[tuple[str, int, int]] = []
         self._staged_all_new: bool | None = None  # see staged_all_new
 
     @property
@@ -1020,17 +1022,18 @@ class Store:
 
     def stage_x_tweets(self, parts: Iterable[StagedFile], account: str) -> int:
         """Read the parts of the posts files (plain JSON arrays, in reading order) into the
-        staging database, as post columns with each item's JSON (``_convert_staged``); the
-        number of items. ``parts`` may be a generator that waits for each part to be written:
-        every part is read on a thread of its own as soon as it comes (at most
-        ``_STAGE_READERS`` at once, each into a table of its own), and the parts are converted
-        once all are read.
+        staging database, as post columns (``_convert_staged``); the number of items. Each
+        item's JSON stays in the table of its part, where a batch reads it (``_staged_rows``).
+        ``parts`` may be a generator that waits for each part to be written: every part is read
+        on a thread of its own as soon as it comes (at most ``_STAGE_READERS`` at once, each
+        into a table of its own), and the parts are converted once all are read.
 
         Raises ``StagedImportRejected`` for anything the SQL does not read as Python would
         (malformed JSON, an item that is not a tweet object): the caller imports the export
         through its Python reader then, which says precisely what is wrong."""
         con = self.con
         self._staged_duplicates = self._staged_all_new = None
+        self._staged_parts = []
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_STAGE}")
         limit = _first(con.execute("SELECT current_setting('memory_limit')"))[0]
         # each reader holds its part until it commits: more room than a single reader needs
@@ -1094,8 +1097,6 @@ class Store:
                 raise StagedImportRejected(f"{n_odd} items are not plain tweet objects")
             files = [sources.get(k, "") for k in range(max(sources, default=-1) + 1)]
             n_items = self._convert_staged(names, account, files)
-            for name in names:
-                con.execute(f"DROP TABLE {_STAGE}.{name}")
         except duckdb.Error as exc:
             self.drop_stage()
             raise StagedImportRejected(str(exc).splitlines()[0]) from None
@@ -1118,6 +1119,7 @@ class Store:
             int(_first(con.execute(f"SELECT count(*) FROM {_STAGE}.{part}"))[0]) for part in parts
         ]
         offsets = [sum(counts[:k]) for k in range(len(parts))]
+        self._staged_parts = list(zip(parts, offsets, counts, strict=True))
         cores = max(1, min(os.cpu_count() or 1, _STAGE_PARTS))
         tasks: list[tuple[str, int, int, int]] = []
         for part, count, offset in zip(parts, counts, offsets, strict=True):
@@ -1173,10 +1175,41 @@ class Store:
 
     def staged_odd_tweets(self) -> list[tuple[int, str, str]]:
         """(item number, source, raw JSON) of the staged tweets the SQL left to Python."""
-        rows = self.con.execute(
-            f"SELECT n, source, raw FROM {_STAGE}.posts WHERE odd ORDER BY n"
+        odd = self.con.execute(
+            f"SELECT n, source FROM {_STAGE}.posts WHERE odd ORDER BY n"
         ).fetchall()
-        return [(int(n), str(s), str(r)) for n, s, r in rows]
+        if not odd:
+            return []  # the usual case: the parts' JSON is not read again
+        # only the stretch of the parts that holds them
+        raw = self._staged_raw(int(odd[0][0]), int(odd[-1][0]))
+        rows = self.con.execute(
+            f"SELECT n, raw FROM ({raw}) WHERE n IN (SELECT n FROM {_STAGE}.posts WHERE odd)"
+        ).fetchall()
+        by_n = {int(n): str(r) for n, r in rows}
+        return [(int(n), str(s), by_n[int(n)]) for n, s in odd]
+
+    def _staged_raw(self, first: int = 1, last: int | None = None) -> str:
+        """SQL for the JSON of the staged items ``first`` to ``last`` (all by default), with
+        their numbers: (n, raw), read from the parts they were staged from."""
+        selects = []
+        for name, offset, count in self._staged_parts:
+            lo = max(first - offset - 1, 0)
+            hi = count - 1 if last is None else min(last - offset - 1, count - 1)
+            if lo <= hi:
+                selects.append(
+                    f"SELECT {int(offset)} + rowid + 1 AS n, raw FROM {_STAGE}.{name} "
+                    f"WHERE rowid BETWEEN {int(lo)} AND {int(hi)}"
+                )
+        return " UNION ALL ".join(selects) or "SELECT NULL::BIGINT AS n, NULL::JSON AS raw LIMIT 0"
+
+    def _staged_rows(self, first: int, last: int) -> str:
+        """SQL for the post columns of the staged items ``first`` to ``last`` (a batch), with
+        their JSON from their parts (``_staged_raw``), as ``p`` (their number: ``p.n``)."""
+        cols = ", ".join("r.raw" if c == "raw" else f"p.{c}" for c in POST_COLUMNS)
+        return (
+            f"SELECT {cols} FROM {_STAGE}.posts p JOIN ({self._staged_raw(first, last)}) r "
+            f"USING (n) WHERE p.n BETWEEN {int(first)} AND {int(last)} "
+        )
 
     def replace_staged_tweets(self, numbers: Sequence[int], posts: PostColumns) -> None:
         """Put Python's conversion (``posts``, in the order of ``numbers``) in place of the
@@ -1189,21 +1222,15 @@ class Store:
         con = self.con
         con.register("incoming_staged", table)
         try:
-            # raw stays the staged item
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _odd_raw AS SELECT n, raw FROM {_STAGE}.posts "
-                "WHERE odd"
-            )
+            # the raw JSON stays the staged item, in its part
             con.execute(f"DELETE FROM {_STAGE}.posts WHERE odd")
             cols = ", ".join(c for c in POST_COLUMNS if c != "raw")
             con.execute(
-                f"INSERT INTO {_STAGE}.posts (n, {cols}, source_html, odd, raw) "
-                f"SELECT n, {cols}, NULL, false, o.raw FROM incoming_staged "
-                "JOIN _odd_raw o USING (n)"
+                f"INSERT INTO {_STAGE}.posts (n, {cols}, source_html, odd) "
+                f"SELECT n, {cols}, NULL, false FROM incoming_staged"
             )
         finally:
             con.unregister("incoming_staged")
-            con.execute("DROP TABLE IF EXISTS _odd_raw")
 
     def staged_app_sources(self) -> list[str | None]:
         """The distinct ``source`` HTML of the staged tweets whose app is still to be named."""
@@ -1278,6 +1305,7 @@ class Store:
     def drop_stage(self) -> None:
         """Forget the staged export (idempotent)."""
         self._staged_duplicates = self._staged_all_new = None
+        self._staged_parts = []
         with contextlib.suppress(duckdb.Error):
             self.con.execute(f"DETACH DATABASE IF EXISTS {_STAGE}")
 
@@ -1285,19 +1313,13 @@ class Store:
         """Upsert the staged posts ``batch.first`` to ``batch.last``; a post repeated among
         them is kept once, the last one (as ``post_columns_to_arrow`` does)."""
         con = self.con
-        cols = ", ".join(f"p.{c}" for c in POST_COLUMNS)
-        rows = f"SELECT {cols} FROM {_STAGE}.posts p WHERE p.n BETWEEN $1 AND $2 "
+        rows = self._staged_rows(batch.first, batch.last)
         if self.staged_all_new() or (
             not self.staged_duplicates() and not self.staged_already_stored(batch)
         ):
             # the usual first import: none of the batch's posts is stored yet, so it is one
             # insert straight from the staging database (no copy of the batch, no comparison)
-            new = _first(
-                con.execute(
-                    f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) {rows}",
-                    [batch.first, batch.last],
-                )
-            )[0]
+            new = _first(con.execute(f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) {rows}"))[0]
             self.changed = self.changed or bool(new)
             return UpsertResult(new=int(new))
         con.execute(
@@ -1306,8 +1328,7 @@ class Store:
                 "QUALIFY row_number() OVER (PARTITION BY p.post_id ORDER BY p.n DESC) = 1"
                 if self.staged_duplicates()
                 else ""
-            ),
-            [batch.first, batch.last],
+            )
         )
         try:
             return self._upsert(
