@@ -570,3 +570,35 @@ def test_default_post_columns_refuse_an_export_with_mentions(tmp_path: Path) -> 
     assert next(batches).count == 1  # the whole batch before the mention
     with pytest.raises(ImportFormatError, match="mentions"):
         next(batches)
+
+
+def test_labels_made_ahead_that_fail_to_save_are_made_by_the_next_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engage.importer as imp
+
+    monkeypatch.setattr(imp, "AHEAD_LABEL_SLICE", 2)  # five posts: three slices
+    real = Store.save_label_columns
+    calls: list[int] = []
+
+    def failing(self: Store, platform: str, post_ids, *args, **kw) -> int:  # type: ignore[no-untyped-def]
+        calls.append(len(post_ids))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, platform, post_ids, *args, **kw)
+
+    monkeypatch.setattr(Store, "save_label_columns", failing)
+    db = tmp_path / "e.duckdb"
+    folder = write_folder(tmp_path / "arch", x_files())
+    with open_store(db) as store, pytest.raises(OSError, match="No space"):
+        run_import(store, folder)
+    assert calls == [2, 2]  # nothing more is written after the failure
+    with open_store(db, read_only=True) as store:
+        assert store.count_posts() == 5  # the posts were saved before the labels
+        # each slice is its own transaction: the first is saved, the second not at all
+        assert store.con.execute("SELECT count(*) FROM labels").fetchone() == (2,)
+    monkeypatch.setattr(Store, "save_label_columns", real)
+    with open_store(db) as store:
+        summary = run_import(store, folder)  # run again: the missing labels are made
+        assert store.con.execute("SELECT count(*) FROM labels").fetchone() == (5,)
+    assert summary.labels is not None and sum(summary.labels.values()) == 3
