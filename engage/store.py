@@ -484,7 +484,7 @@ class StagedRange:
 _TWEET_SPEC = (
     '{"id_str":"JSON","full_text":"JSON","text":"JSON","created_at":"JSON","source":"JSON",'
     '"lang":"JSON","in_reply_to_status_id_str":"JSON","in_reply_to_screen_name":"JSON",'
-    '"entities":"JSON"}'
+    '"entities":{"urls":[{"expanded_url":"JSON"}],"user_mentions":[{"screen_name":"JSON"}]}}'
 )
 # connectors.x_archive._STATUS_URL for ASCII URLs (a URL with other characters is left to
 # Python, whose \w and \d and case folding are Unicode's)
@@ -505,21 +505,15 @@ WITH parsed AS (
 ), fields AS (
     SELECT n, file_no, raw, f,
         coalesce(f.full_text, f.text) AS text_json,
-        f.created_at ->> '$' AS created,
-        CASE WHEN f.entities IS NULL THEN NULL
-             ELSE json_transform(f.entities, '{{"urls":"JSON","user_mentions":"JSON"}}') END AS e
+        f.created_at ->> '$' AS created
     FROM parsed
 ), lists AS (
+    -- the links and mentions come out of the one parse of the tweet: an element that is not
+    -- an object, or has no string where the link or the name is, gives NULL (left to Python)
     SELECT *,
-        CASE WHEN e.urls IS NULL THEN [] ELSE json_type(e.urls, '$[*]') END AS url_types,
-        CASE WHEN e.urls IS NULL THEN []
-             ELSE list_transform(json_transform(e.urls, '[{{"expanded_url":"JSON"}}]'),
-                                 lambda u: u.expanded_url) END AS url_json,
-        CASE WHEN e.user_mentions IS NULL THEN [] ELSE json_type(e.user_mentions, '$[*]') END
-            AS mention_types,
-        CASE WHEN e.user_mentions IS NULL THEN []
-             ELSE list_transform(json_transform(e.user_mentions, '[{{"screen_name":"JSON"}}]'),
-                                 lambda m: m.screen_name) END AS mention_json,
+        coalesce(list_transform(f.entities.urls, lambda u: u.expanded_url), []) AS url_json,
+        coalesce(list_transform(f.entities.user_mentions, lambda m: m.screen_name), [])
+            AS mention_json,
         coalesce(text_json ->> '$', '') AS escaped,
         regexp_full_match(created, '.{{3}} ("""
     + _MONTH_NAMES
@@ -533,12 +527,12 @@ WITH parsed AS (
         CASE WHEN NOT contains(escaped, '&') THEN escaped
              ELSE replace(replace(replace(escaped, '&lt;', '<'), '&gt;', '>'), '&amp;', '&')
         END AS text,
-        contains(escaped, '&')
-        AND length(escaped) - length(replace(escaped, '&', ''))
+        CASE WHEN contains(escaped, '&') THEN
+            length(escaped) - length(replace(escaped, '&', ''))
             <> (length(escaped) - length(replace(escaped, '&amp;', ''))) // 5
                + (length(escaped) - length(replace(escaped, '&lt;', ''))) // 4
                + (length(escaped) - length(replace(escaped, '&gt;', ''))) // 4
-            AS other_entities
+        ELSE false END AS other_entities
     FROM lists
 ), values AS (
     SELECT *,
@@ -571,13 +565,17 @@ WITH parsed AS (
              AND NOT starts_with(f.in_reply_to_status_id_str, '"'))
          OR (f.in_reply_to_screen_name IS NOT NULL
              AND NOT starts_with(f.in_reply_to_screen_name, '"'))
-         OR (f.entities IS NOT NULL AND NOT starts_with(f.entities, '{{'))
-         OR (e.urls IS NOT NULL AND NOT starts_with(e.urls, '['))
-         OR (e.user_mentions IS NOT NULL AND NOT starts_with(e.user_mentions, '['))
-         OR len(list_filter(url_types, lambda t: t <> 'OBJECT')) > 0
-         OR len(list_filter(mention_types, lambda t: t <> 'OBJECT')) > 0
-         OR len(list_filter(url_json, lambda u: NOT starts_with(u, '"'))) > 0
-         OR len(list_filter(mention_json, lambda m: NOT starts_with(m, '"'))) > 0
+         -- entities, urls or user_mentions of another JSON type than X writes (or null)
+         -- read as NULL (entities: both its lists NULL), as if missing: the item's JSON says
+         -- whether the key is there (looked for only then: CASE, unlike OR, skips the rest)
+         OR CASE WHEN f.entities.urls IS NULL OR f.entities.user_mentions IS NULL THEN
+                (f.entities.urls IS NULL AND f.entities.user_mentions IS NULL
+                 AND contains(raw, '"entities":'))
+                OR (f.entities.urls IS NULL AND contains(raw, '"urls":'))
+                OR (f.entities.user_mentions IS NULL AND contains(raw, '"user_mentions":'))
+            ELSE false END
+         OR len(list_filter(url_json, lambda u: u IS NULL OR NOT starts_with(u, '"'))) > 0
+         OR len(list_filter(mention_json, lambda m: m IS NULL OR NOT starts_with(m, '"'))) > 0
          OR len(list_filter(urls, lambda u: NOT regexp_full_match(u, '[\\x00-\\x7F]*'))) > 0
         ) IS NOT false AS odd
     FROM values

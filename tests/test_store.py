@@ -298,7 +298,7 @@ def test_a_database_with_duckdbs_own_row_groups_opens_and_takes_new_posts(
 
 
 def test_a_database_path_with_quotes_and_spaces_opens(tmp_path: Path) -> None:
-    db = tmp_path / "Pat's posts" / "it's \"mine\".duckdb"
+    db = tmp_path / "Pat's posts" / 'it\'s "mine".duckdb'
     with open_store(db) as store:
         store.upsert_posts(make_posts(2))
     with open_store(db, read_only=True) as store:
