@@ -67,7 +67,7 @@ COLUMN_BATCH_SIZE = 10_000
 #: loads). A batch of whole row groups is written to the database file once, as it fills; a
 #: batch of 25,000 posts left a part of a row group to the log at every commit (100,000 tweets:
 #: 3.28 s against 2.98 s, interleaved runs of ``engage import``)
-STAGED_BATCH_SIZE = 24_576
+STAGED_BATCH_SIZE = 49_152
 #: labels an import makes ahead are saved this many at a time, one row group of the labels
 #: table (see STAGED_BATCH_SIZE), each while the reasons of the next are written
 AHEAD_LABEL_SLICE = STAGED_BATCH_SIZE
