@@ -1188,13 +1188,13 @@ class Store:
         by_n = {int(n): str(r) for n, r in rows}
         return [(int(n), str(s), by_n[int(n)]) for n, s in odd]
 
-    def _staged_raw(self, first: int = 1, last: int | None = None) -> str:
-        """SQL for the JSON of the staged items ``first`` to ``last`` (all by default), with
-        their numbers: (n, raw), read from the parts they were staged from."""
+    def _staged_raw(self, first: int, last: int) -> str:
+        """SQL for the JSON of the staged items ``first`` to ``last``, with their numbers:
+        (n, raw), read from the parts they were staged from."""
         selects = []
         for name, offset, count in self._staged_parts:
             lo = max(first - offset - 1, 0)
-            hi = count - 1 if last is None else min(last - offset - 1, count - 1)
+            hi = min(last - offset - 1, count - 1)
             if lo <= hi:
                 selects.append(
                     f"SELECT {int(offset)} + rowid + 1 AS n, raw FROM {_STAGE}.{name} "
@@ -1497,27 +1497,28 @@ class Store:
         con = self.con
         con.register("known_posts", table)
         try:
-            rows = con.execute(
-                "SELECT n.platform, n.account, count(*), "
-                "count(*) FILTER (WHERE k.post_id IS NULL), count(*) FILTER (WHERE relabel) "
-                f"FROM ({_NEEDING_LABELS}) n LEFT JOIN known_posts k "
-                "USING (platform, account, post_id) GROUP BY ALL",
-                [model_version],
-            ).fetchall()
+            return self._count_needing(model_version, "known_posts")
         finally:
             con.unregister("known_posts")
-        return {(str(p), str(a)): (int(n), int(u), int(r)) for p, a, n, u, r in rows}
 
     def count_posts_needing_labels_staged(
         self, model_version: str
     ) -> dict[tuple[str, str], tuple[int, int, int]]:
         """``count_posts_needing_labels`` with the staged posts as the ``known`` ones (an
         import labels them ahead), read in the database instead of handed over."""
+        return self._count_needing(
+            model_version, f"(SELECT DISTINCT platform, account, post_id FROM {_STAGE}.posts)"
+        )
+
+    def _count_needing(
+        self, model_version: str, known: str
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """``count_posts_needing_labels`` with the known posts read from ``known`` (a table or
+        a subquery of platform, account, post_id)."""
         rows = self.con.execute(
             "SELECT n.platform, n.account, count(*), "
             "count(*) FILTER (WHERE k.post_id IS NULL), count(*) FILTER (WHERE relabel) "
-            f"FROM ({_NEEDING_LABELS}) n LEFT JOIN "
-            f"(SELECT DISTINCT platform, account, post_id FROM {_STAGE}.posts) k "
+            f"FROM ({_NEEDING_LABELS}) n LEFT JOIN {known} k "
             "USING (platform, account, post_id) GROUP BY ALL",
             [model_version],
         ).fetchall()
