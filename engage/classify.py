@@ -1005,11 +1005,22 @@ def classify_posts(
     model = model or active_model()
     settings = settings or settings_from_config(config)
     with _no_cyclic_gc():
-        scorer = model.scorer
-        if scorer is not None:
-            return predict_frame(None, frame_for(posts, scorer, settings, groups), scorer)
-        frame = frame_for(posts, None, settings, groups)
-        return predict_frame(model.pipeline, frame)
+        frame, pipeline, scorer = _model_frame(posts, model, settings, groups)
+        return predict_frame(pipeline, frame, scorer)
+
+
+def _model_frame(
+    posts: Sequence[Post] | PostFields,
+    model: ActiveModel,
+    settings: FeatureSettings,
+    groups: Sequence[Hashable] | None = None,
+) -> tuple[FeatureFrame, Pipeline | None, LinearScorer | None]:
+    """The features of ``posts`` for ``model``, with what scores them: its compiled weights
+    (the text scored on the way), or else its pipeline."""
+    scorer = model.scorer
+    if scorer is not None:
+        return frame_for(posts, scorer, settings, groups), None, scorer
+    return frame_for(posts, None, settings, groups), model.pipeline, None
 
 
 def prediction_columns(
@@ -1026,9 +1037,7 @@ def prediction_columns(
     if size < 1:
         raise ValueError("size must be at least 1")
     with _no_cyclic_gc():
-        scorer = model.scorer
-        pipeline = None if scorer is not None else model.pipeline
-        frame = frame_for(posts, scorer, settings)
+        frame, pipeline, scorer = _model_frame(posts, model, settings)
         n = len(frame)
         if n == 0:
             return
