@@ -607,24 +607,16 @@ class Labeller:
 
         if self._model is None or self.store is None or self.account is None:
             return
-        if writer is not None:
-            writer.count_needing_labels(self._model.version)
         table = self.store.staged_feature_table()
         self.post_ids, fields = classify.feature_fields(table)
         del table  # the Arrow columns are not needed while the posts are labelled
+        if writer is not None:
+            writer.count_needing_labels(self.account, self._model.version, self.post_ids)
         for labels, confidences, reasons in classify.prediction_columns(
             fields, model=self._model, settings=self._settings, size=AHEAD_LABEL_SLICE
         ):
             if writer is not None:
-                writer.save_labels_ahead(
-                    self.account,
-                    self._model.version,
-                    self.post_ids,
-                    len(self.labels),
-                    labels,
-                    confidences,
-                    reasons,
-                )
+                writer.save_labels_ahead(len(self.labels), labels, confidences, reasons)
             self.labels += labels
             self.confidences += confidences
             self.reasons += reasons
@@ -642,18 +634,19 @@ class Labeller:
 
 @dataclass
 class _CountNeeding:
-    """Count the posts needing labels of a model version (``count_needing_labels``)."""
-
-    model_version: str
-
-
-@dataclass
-class _AheadLabels:
-    """A slice of the labels made ahead, for the writer to save (``save_labels_ahead``)."""
+    """Count the posts needing labels of a model version, the account's ``post_ids`` being
+    labelled ahead (``count_needing_labels``)."""
 
     account: tuple[str, str]
     model_version: str
     post_ids: list[str]
+
+
+@dataclass
+class _AheadLabels:
+    """A slice of the labels made ahead, from the post ``first`` of the ids counted with
+    (``_CountNeeding``), for the writer to save (``save_labels_ahead``)."""
+
     first: int
     labels: list[str]
     confidences: list[float]
@@ -696,7 +689,8 @@ class _BatchWriter:
         #: saved, and how many labels made ahead were saved (see save_labels_ahead)
         self.needing: dict[tuple[str, str], tuple[int, int, int]] | None = None
         self.saved_ahead = 0
-        self._saving_ahead: bool | None = None
+        # what the labels made ahead are of, if they are saved (see _CountNeeding)
+        self._ahead: _CountNeeding | None = None
         self._error: BaseException | None = None  # raised once in the importing thread
         self._failed = False  # stays set: later batches must never be committed
         self._thread = threading.Thread(target=self._run, name="engage-import-writer", daemon=True)
@@ -712,11 +706,7 @@ class _BatchWriter:
             if isinstance(job, (_CountNeeding, _AheadLabels)):
                 try:
                     if isinstance(job, _CountNeeding):
-                        # the posts are saved: count those needing labels, as label_new_posts
-                        # would after the import, the staged ones being labelled ahead
-                        self.needing = self._store.count_posts_needing_labels_staged(
-                            job.model_version
-                        )
+                        self._count_needing(job)
                     else:
                         self._save_ahead(job)
                 except BaseException as exc:
@@ -741,51 +731,48 @@ class _BatchWriter:
                 # (while the posts may still be labelled), not in the next commit after it
                 self._store.checkpoint()
 
-    def _save_ahead(self, job: _AheadLabels) -> None:
-        if self._saving_ahead is None:
-            # the labels are saved only if label_new_posts would save them as they are
-            from engage.classify import saves_ahead_as_they_are
+    def _count_needing(self, job: _CountNeeding) -> None:
+        # the posts are saved: count those needing labels, as label_new_posts would after the
+        # import, the staged ones being labelled ahead; the labels are saved only if it would
+        # save them as they are
+        from engage.classify import saves_ahead_as_they_are
 
-            self._saving_ahead = self.needing is not None and saves_ahead_as_they_are(
-                self.needing, job.account, job.post_ids
-            )
-        if not self._saving_ahead:
+        self.needing = self._store.count_posts_needing_labels_staged(job.model_version)
+        if saves_ahead_as_they_are(self.needing, job.account, job.post_ids):
+            self._ahead = job
+
+    def _save_ahead(self, job: _AheadLabels) -> None:
+        ahead = self._ahead
+        if ahead is None:
             return
-        platform, _account = job.account
         end = job.first + len(job.labels)
         self.saved_ahead += self._store.save_label_columns(
-            platform,
-            job.post_ids[job.first : end],
+            ahead.account[0],
+            ahead.post_ids[job.first : end],
             job.labels,
             job.confidences,
             job.reasons,
-            job.model_version,
+            ahead.model_version,
             replace=False,  # none of them has a label (saves_ahead_as_they_are)
         )
 
-    def count_needing_labels(self, model_version: str) -> None:
+    def count_needing_labels(
+        self, account: tuple[str, str], model_version: str, post_ids: list[str]
+    ) -> None:
         """Count the posts needing labels of ``model_version`` (``needing``) once the batches
-        handed over so far are saved, the staged posts being labelled ahead."""
+        handed over so far are saved, the staged posts (``post_ids`` of ``account``) being
+        labelled ahead."""
         self._raise_error()
-        self._queue.put(_CountNeeding(model_version))
+        self._queue.put(_CountNeeding(account, model_version, post_ids))
 
     def save_labels_ahead(
-        self,
-        account: tuple[str, str],
-        model_version: str,
-        post_ids: list[str],
-        first: int,
-        labels: list[str],
-        confidences: list[float],
-        reasons: list[str],
+        self, first: int, labels: list[str], confidences: list[float], reasons: list[str]
     ) -> None:
-        """Save a slice of the labels of an account's staged posts (``Labeller``) after the
-        batches handed over so far, if ``label_new_posts`` would save them as they are given
-        the writer's count (``count_needing_labels``), which it is then told."""
+        """Save a slice of the labels of the posts counted with (``count_needing_labels``),
+        from the post ``first``, after the batches handed over so far, if ``label_new_posts``
+        would save them as they are given that count, which it is then told."""
         self._raise_error()
-        self._queue.put(
-            _AheadLabels(account, model_version, post_ids, first, labels, confidences, reasons)
-        )
+        self._queue.put(_AheadLabels(first, labels, confidences, reasons))
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -815,8 +802,8 @@ def _label(
     store: Store,
     config: Config | None,
     summary: ImportSummary,
-    ahead: Labeller | None = None,
-    writer: _BatchWriter | None = None,
+    ahead: Labeller | None,
+    writer: _BatchWriter,
 ) -> None:
     """Label the posts that have no label yet, once, after the whole import: the labels made
     ahead (``ahead``) are used, or were saved already by the import's writer."""
@@ -829,11 +816,11 @@ def _label(
         config = load_config()
     counts: Counter[str] = Counter()
     precomputed: Precomputed | None = None
-    needing = writer.needing if writer is not None else None
-    if ahead is None or not ahead.done or ahead.account is None or needing is None:
+    needing = writer.needing
+    if ahead is None or not ahead.done or needing is None:
         precomputed = ahead.result() if ahead is not None else None
         needing = None  # counted after the import, with the ids of what was labelled ahead
-    elif writer is not None and writer.saved_ahead == len(ahead.post_ids):
+    elif writer.saved_ahead == len(ahead.post_ids):
         # the writer saved them: only other accounts' posts may be left (counted before)
         counts.update(ahead.labels)
         needing = {key: n for key, n in needing.items() if key != ahead.account}
